@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/recgate/recgate/rules"
+)
+
+// codedError gives a driver error a rules.Error code while keeping the
+// driver error in the chain (errors.As(err, &sqlite3.Error{}) and
+// errors.Is(err, context.DeadlineExceeded) still work).
+type codedError struct {
+	code  *rules.Error
+	cause error
+}
+
+func (e *codedError) Error() string   { return e.cause.Error() }
+func (e *codedError) Unwrap() []error { return []error{e.code, e.cause} }
+
+// wrap prefixes err with the operation and gives it a rules.Error code
+// derived from its type. It returns nil for nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *rules.Error
+	if errors.As(err, &re) {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	return fmt.Errorf("store: %s: %w", op, withCode(codeOf(err), err))
+}
+
+// unavailable is wrap with the code forced to EUNAVAILABLE: whatever went
+// wrong, the store could not answer.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("store: %s: %w", op, withCode(rules.EUNAVAILABLE, err))
+}
+
+func withCode(code string, err error) error {
+	return &codedError{code: &rules.Error{Code: code, Message: err.Error()}, cause: err}
+}
+
+// codeOf maps a driver or context error to a rules.Error code by type,
+// never by message text.
+func codeOf(err error) string {
+	var se sqlite3.Error
+	switch {
+	case errors.As(err, &se):
+		switch se.Code {
+		case sqlite3.ErrConstraint:
+			return rules.ECONFLICT
+		case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrCorrupt, sqlite3.ErrNotADB,
+			sqlite3.ErrCantOpen, sqlite3.ErrIoErr, sqlite3.ErrFull, sqlite3.ErrReadonly,
+			sqlite3.ErrPerm, sqlite3.ErrInterrupt, sqlite3.ErrProtocol, sqlite3.ErrNoLFS,
+			sqlite3.ErrAuth:
+			return rules.EUNAVAILABLE
+		}
+		return rules.EINTERNAL
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return rules.EUNAVAILABLE
+	case errors.Is(err, sql.ErrNoRows):
+		return rules.ENOTFOUND
+	case errors.Is(err, sql.ErrConnDone):
+		return rules.EUNAVAILABLE
+	}
+	return rules.EINTERNAL
+}
+
+// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
+// the text order of stored timestamps is their time order.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// nullTime formats t for a nullable column.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// parseTime parses a stored timestamp; NULL gives nil.
+func parseTime(ns sql.NullString) (*time.Time, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, ns.String)
+	if err != nil {
+		return nil, fmt.Errorf("bad timestamp %q: %w", ns.String, err)
+	}
+	return &t, nil
+}

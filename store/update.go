@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/recgate/recgate/rules"
+)
+
+// UpdateRules changes the rules in one IMMEDIATE transaction: it loads the
+// current rules inside the transaction, hands fn a copy to modify,
+// validates the result (an invalid set is a rules.EINVALID error and
+// nothing is written), writes only the differences and one audit row per
+// change by actor, and commits. It returns the changes made. Concurrent
+// updates from any process are serialised by SQLite: none is lost.
+func (s *Store) UpdateRules(ctx context.Context, actor string, fn func(rs *rules.RuleSet) error) ([]Change, error) {
+	return s.applyRules(ctx, "update rules", actor, func(current *rules.RuleSet) (*rules.RuleSet, error) {
+		next := current.Clone()
+		if err := fn(next); err != nil {
+			return nil, err
+		}
+		return next, nil
+	})
+}
+
+// ReplaceRules replaces the whole rule set with rs (a YAML import) in one
+// transaction, with the same validation and auditing as UpdateRules. rs is
+// not modified or retained.
+func (s *Store) ReplaceRules(ctx context.Context, actor string, rs *rules.RuleSet) ([]Change, error) {
+	if rs == nil {
+		return nil, rules.Errorf(rules.EINVALID, "store: replace rules: no rule set")
+	}
+	return s.applyRules(ctx, "replace rules", actor, func(*rules.RuleSet) (*rules.RuleSet, error) {
+		return rs, nil
+	})
+}
+
+func (s *Store) applyRules(ctx context.Context, op, actor string, next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer tx.Rollback()
+	current, err := loadRules(ctx, tx)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	updated, err := next(current)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	if err := updated.Validate(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, rules.Errorf(rules.EINVALID, "%v", err))
+	}
+	changes := Diff(current, updated)
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	if err := writeRules(ctx, tx, current, updated); err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := insertAudit(ctx, tx, formatTime(s.now()), actor, changes); err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return changes, nil
+}
+
+// ruleWriter holds the statements that write rules, prepared once per
+// transaction.
+type ruleWriter struct {
+	ctx context.Context
+	err error
+
+	upsertGroup, deleteGroup     *sql.Stmt
+	upsertStation, deleteStation *sql.Stmt
+	insertMode, updateMode       *sql.Stmt
+	deleteMode, setAnnounce      *sql.Stmt
+}
+
+func (w *ruleWriter) prepare(tx *sql.Tx, query string) *sql.Stmt {
+	if w.err != nil {
+		return nil
+	}
+	st, err := tx.PrepareContext(w.ctx, query)
+	w.err = err
+	return st
+}
+
+func (w *ruleWriter) exec(st *sql.Stmt, args ...any) {
+	if w.err != nil {
+		return
+	}
+	_, w.err = st.ExecContext(w.ctx, args...)
+}
+
+// The owner of a rule row: a station, a group, or (both empty) the default.
+const ownerMatch = "coalesce(station_id, '') = ? AND coalesce(group_name, '') = ? AND direction = ?"
+
+// writeRules writes the differences between old and new: groups before the
+// stations that join them, stations removed before the groups they left.
+// Deleting a station or group deletes its rule rows (ON DELETE CASCADE).
+func writeRules(ctx context.Context, tx *sql.Tx, old, new *rules.RuleSet) error {
+	w := &ruleWriter{ctx: ctx}
+	w.upsertGroup = w.prepare(tx, `INSERT INTO groups (name, profile, announce, retention_days) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, announce = excluded.announce,
+		retention_days = excluded.retention_days`)
+	w.deleteGroup = w.prepare(tx, "DELETE FROM groups WHERE name = ?")
+	w.upsertStation = w.prepare(tx, `INSERT INTO stations (id, name, kind, group_name, announce, retention_days)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, group_name = excluded.group_name,
+		announce = excluded.announce, retention_days = excluded.retention_days`)
+	w.deleteStation = w.prepare(tx, "DELETE FROM stations WHERE id = ?")
+	w.insertMode = w.prepare(tx, "INSERT INTO rules (station_id, group_name, direction, mode) VALUES (?, ?, ?, ?)")
+	w.updateMode = w.prepare(tx, "UPDATE rules SET mode = ? WHERE "+ownerMatch)
+	w.deleteMode = w.prepare(tx, "DELETE FROM rules WHERE "+ownerMatch)
+	w.setAnnounce = w.prepare(tx, "UPDATE settings SET default_announce = ? WHERE id = 1")
+	if w.err != nil {
+		return w.err
+	}
+	defer func() {
+		for _, st := range []*sql.Stmt{w.upsertGroup, w.deleteGroup, w.upsertStation, w.deleteStation,
+			w.insertMode, w.updateMode, w.deleteMode, w.setAnnounce} {
+			st.Close()
+		}
+	}()
+
+	if old.Defaults.Announce != new.Defaults.Announce {
+		w.exec(w.setAnnounce, new.Defaults.Announce)
+	}
+	w.modes("", "", old.Defaults.Modes, new.Defaults.Modes)
+	for name, g := range new.Groups {
+		o := old.Groups[name]
+		if o == nil || !sameGroupRow(o, g) {
+			w.exec(w.upsertGroup, g.Name, g.Profile, nullBool(g.Announce), nullInt(g.RetentionDays))
+		}
+		w.modes("", name, modesOf(o), g.Modes)
+	}
+	for id, st := range new.Stations {
+		o := old.Stations[id]
+		if o == nil || !sameStationRow(o, st) {
+			w.exec(w.upsertStation, st.ID, st.Name, string(st.Kind), nullString(st.Group),
+				nullBool(st.Announce), nullInt(st.RetentionDays))
+		}
+		var oldModes rules.ModeSet
+		if o != nil {
+			oldModes = o.Modes
+		}
+		w.modes(id, "", oldModes, st.Modes)
+	}
+	for id := range old.Stations {
+		if new.Stations[id] == nil {
+			w.exec(w.deleteStation, id)
+		}
+	}
+	for name := range old.Groups {
+		if new.Groups[name] == nil {
+			w.exec(w.deleteGroup, name)
+		}
+	}
+	return w.err
+}
+
+// modes writes the per-direction differences of one owner.
+func (w *ruleWriter) modes(station, group string, old, new rules.ModeSet) {
+	for _, d := range rules.AllDirections() {
+		o, n := old[d], new[d]
+		switch {
+		case o == n:
+		case n == "":
+			w.exec(w.deleteMode, station, group, string(d))
+		case o == "":
+			w.exec(w.insertMode, nullString(station), nullString(group), string(d), string(n))
+		default:
+			w.exec(w.updateMode, string(n), station, group, string(d))
+		}
+	}
+}
+
+func modesOf(g *rules.Group) rules.ModeSet {
+	if g == nil {
+		return nil
+	}
+	return g.Modes
+}
+
+func sameGroupRow(a, b *rules.Group) bool {
+	return a.Profile == b.Profile && sameBool(a.Announce, b.Announce) && sameInt(a.RetentionDays, b.RetentionDays)
+}
+
+func sameStationRow(a, b *rules.Station) bool {
+	return a.Name == b.Name && a.Kind == b.Kind && a.Group == b.Group &&
+		sameBool(a.Announce, b.Announce) && sameInt(a.RetentionDays, b.RetentionDays)
+}
+
+func sameBool(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func sameInt(a, b *int) bool   { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+func nullBool(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
+}
+
+func nullInt(i *int) any {
+	if i == nil {
+		return nil
+	}
+	return *i
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
