@@ -1,0 +1,164 @@
+package gate
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSanitize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"1001", "1001"},
+		{"acme-1001", "acme-1001"},
+		{"+4930123456", "+4930123456"},
+		{"", "unknown"},
+		{"../../etc/passwd", ".__.__etc_passwd"},
+		{"..", "._"},
+		{"a,b(c)|d$e{f}^g\"h\\i\nj", "a_b_c__d_e_f__g_h_i_j"},
+		{"${SHELL}", "__SHELL_"},
+		{"1795511818.38", "1795511818.38"},
+		{"Zoë", "Zo__"},
+		{strings.Repeat("x", 100), strings.Repeat("x", 64)},
+	}
+	for _, tt := range tests {
+		if got := Sanitize(tt.in); got != tt.want {
+			t.Errorf("Sanitize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if strings.Contains(Sanitize(tt.in), "..") {
+			t.Errorf("Sanitize(%q) kept ..", tt.in)
+		}
+	}
+}
+
+func TestFileNamerName(t *testing.T) {
+	n, err := NewFileNamer("/var/spool/asterisk/monitor", "{{.Date}}/{{.Station}}_{{.Direction}}_{{.UniqueID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := n.Name(FileFields{Date: "2026/11/24", Station: "1001", Direction: "outbound", UniqueID: "1795511818.38"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/var/spool/asterisk/monitor/2026/11/24/1001_outbound_1795511818.38.wav"; got != want {
+		t.Errorf("Name = %q, want %q", got, want)
+	}
+}
+
+// TestFileNamerHostile checks that caller-controlled fields can neither
+// leave the directory nor put a MixMonitor separator or shell or
+// expression character into the file name.
+func TestFileNamerHostile(t *testing.T) {
+	n, err := NewFileNamer("/rec", "{{.CallerID}}/{{.DID}}/{{.Queue}}_{{.Station}}_{{.UniqueID}}_{{.LinkedID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := []string{"..", "../..", "/etc/passwd", "a,b", "x(y)", "a|b", "$(reboot)", "${SHELL}", "^x", `a"b`, `a\b`,
+		"a\nEXEC System rm", "a'b", "a b", "..%2f..", "\x00", "é"}
+	for _, h := range hostile {
+		f := FileFields{Date: "2026/11/24", Station: h, Direction: "outbound", UniqueID: h, LinkedID: h, CallerID: h, DID: h, Queue: h}
+		got, err := n.Name(f)
+		if err != nil {
+			t.Fatalf("Name(%q): %v", h, err)
+		}
+		if !strings.HasPrefix(got, "/rec/") || filepath.Clean(got) != got || strings.Contains(got, "..") {
+			t.Errorf("Name(%q) = %q escapes or is unclean", h, got)
+		}
+		if strings.ContainsAny(got, ",()|$\"{}^\\\n '") {
+			t.Errorf("Name(%q) = %q holds a dangerous character", h, got)
+		}
+	}
+}
+
+func TestNewFileNamerRejects(t *testing.T) {
+	tests := []struct{ dir, tmpl, want string }{
+		{"relative/dir", "{{.UniqueID}}.wav", "absolute"},
+		{"/var/spool/../etc", "{{.UniqueID}}.wav", "clean"},
+		{"/var/spool monitor", "{{.UniqueID}}.wav", "may only contain"},
+		{"/rec", "{{.Nope}}.wav", "file_template"},
+		{"/rec", "../{{.UniqueID}}.wav", "unsafe"},
+		{"/rec", "/abs/{{.UniqueID}}.wav", "relative"},
+		{"/rec", "{{.UniqueID}},b.wav", "unsafe"},
+		{"/rec", "{{.UniqueID", "file_template"},
+	}
+	for _, tt := range tests {
+		_, err := NewFileNamer(tt.dir, tt.tmpl)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewFileNamer(%q, %q) = %v, want error containing %q", tt.dir, tt.tmpl, err, tt.want)
+		}
+	}
+}
+
+func TestFileNamerRemove(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "rec")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{filepath.Join(dir, "2026"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p string) {
+		if err := os.WriteFile(p, []byte("RIFF"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inside := filepath.Join(dir, "2026", "a.wav")
+	secret := filepath.Join(outside, "secret.wav")
+	write(inside)
+	write(secret)
+	// A directory link inside the recordings dir pointing outside it.
+	if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewFileNamer(dir, "{{.UniqueID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(inside); err != nil {
+		t.Fatalf("Remove(inside) = %v", err)
+	}
+	if _, err := os.Stat(inside); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("inside file still there: %v", err)
+	}
+	if err := n.Remove(inside); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Remove(missing) = %v, want ErrNotExist", err)
+	}
+	for _, p := range []string{secret, filepath.Join(dir, "..", "outside", "secret.wav"), filepath.Join(dir, "escape", "secret.wav"), dir} {
+		if err := n.Remove(p); err == nil {
+			t.Errorf("Remove(%q) succeeded, want refusal", p)
+		}
+	}
+	if _, err := os.Stat(secret); err != nil {
+		t.Errorf("file outside the directory was touched: %v", err)
+	}
+}
+
+func TestAddFeature(t *testing.T) {
+	tests := []struct{ cur, want string }{
+		{"", "recgate_ondemand"},
+		{"myfeature", "myfeature#recgate_ondemand"},
+		{"a#recgate_ondemand", "a#recgate_ondemand"},
+		{"recgate_ondemand", "recgate_ondemand"},
+	}
+	for _, tt := range tests {
+		if got := addFeature(tt.cur, "recgate_ondemand"); got != tt.want {
+			t.Errorf("addFeature(%q) = %q, want %q", tt.cur, got, tt.want)
+		}
+	}
+}
+
+func TestMSetSafe(t *testing.T) {
+	for _, v := range []string{"auto", "group:sales", "/var/spool/x_1.wav", "a#b", "1001@acme", ""} {
+		if !msetSafe(v) {
+			t.Errorf("msetSafe(%q) = false", v)
+		}
+	}
+	for _, v := range []string{"a,b", `a"b`, "a'b", "a(b)", "${X}", "a b", "a\nb", `a\b`} {
+		if msetSafe(v) {
+			t.Errorf("msetSafe(%q) = true", v)
+		}
+	}
+}
