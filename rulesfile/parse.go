@@ -55,7 +55,8 @@ var (
 // name is the file name used in error messages. Every problem found (up to
 // a cap) is reported, one per line as "name:line: message", in a single
 // *rules.Error with code rules.EINVALID, so an operator can fix them all in
-// one pass. A read failure gives code rules.EUNAVAILABLE.
+// one pass. A read failure gives code rules.EUNAVAILABLE. In the returned
+// rule set, every ModeSet is non-nil, so it can be edited in place.
 func Parse(r io.Reader, name string) (*rules.RuleSet, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -406,7 +407,11 @@ func (p *parser) announce(prefix string, v, val *yaml.Node) *bool {
 			return &b
 		}
 	}
-	p.errorf(v, "%sinvalid announce value %s (valid: true, false, yes, no)", prefix, describe(val))
+	if val.Kind != yaml.ScalarNode {
+		p.errorf(v, "%sannounce: expected true, false, yes or no, got %s", prefix, describe(val))
+		return nil
+	}
+	p.errorf(v, "%sinvalid announce value %q (valid: true, false, yes, no)", prefix, val.Value)
 	return nil
 }
 
@@ -416,20 +421,24 @@ func (p *parser) retention(prefix string, v, val *yaml.Node) *int {
 			return &days
 		}
 	}
-	p.errorf(v, "%sinvalid retention_days %s (valid: a whole number of days, 0 or more)", prefix, describe(val))
+	if val.Kind != yaml.ScalarNode {
+		p.errorf(v, "%sretention_days: expected a whole number of days, got %s", prefix, describe(val))
+		return nil
+	}
+	p.errorf(v, "%sinvalid retention_days %q (valid: a whole number of days, 0 or more)", prefix, val.Value)
 	return nil
 }
 
 // eachPair calls fn for every key of mapping m in file order. Keys must be
-// plain scalars and unique; noun names what a key is in the message about
-// a duplicate ("station", "group", "key").
+// plain scalars and unique; noun names what a key is in messages
+// ("station", "group", "key").
 func (p *parser) eachPair(m *yaml.Node, prefix, noun string, fn func(key string, k, v *yaml.Node)) {
 	seen := make(map[string]int, len(m.Content)/2)
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		dk := deref(k)
 		if dk.Kind != yaml.ScalarNode {
-			p.errorf(k, "%sexpected a plain %s, got %s", prefix, noun, describe(dk))
+			p.errorf(k, "%s%s must be plain text, got %s", prefix, noun, describe(dk))
 			continue
 		}
 		key := dk.Value
