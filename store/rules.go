@@ -90,6 +90,9 @@ func (s *Store) refresh(ctx context.Context) error {
 	if s.testHookCheck != nil {
 		s.testHookCheck()
 	}
+	if err := s.checkFile(); err != nil {
+		return err
+	}
 	var v int64
 	if err := s.versionStmt.QueryRowContext(ctx).Scan(&v); err != nil {
 		return fmt.Errorf("check data_version: %w", err)

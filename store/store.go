@@ -33,6 +33,7 @@ const dsnParams = "_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock
 // Store is recgate's SQLite store. It is safe for concurrent use.
 type Store struct {
 	path string
+	file os.FileInfo // the database file opened, to notice it being deleted or replaced
 	db   *sql.DB
 
 	// ctx bounds the store's own background work; Close cancels it.
@@ -89,6 +90,11 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.db, s.now); err != nil {
 		return err
 	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return wrap("open", err)
+	}
+	s.file = fi
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return wrap("open rules connection", err)
@@ -128,12 +134,27 @@ func (s *Store) Close() error {
 // Ping reports whether the store is readable: the database file exists and
 // a query on the rules tables succeeds. It backs /readyz.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := os.Stat(s.path); err != nil {
+	if err := s.checkFile(); err != nil {
 		return unavailable("ping", err)
 	}
 	var n int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM stations LIMIT 1)").Scan(&n); err != nil {
 		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// checkFile reports an error when the database file at path is no longer
+// the one the store opened: deleted, or replaced (e.g. restored from a
+// backup). The open connections would go on reading the old file and never
+// see a change committed to the new one.
+func (s *Store) checkFile() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(fi, s.file) {
+		return fmt.Errorf("database file %s was replaced: restart to open the new one", s.path)
 	}
 	return nil
 }

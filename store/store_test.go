@@ -134,16 +134,16 @@ func TestUpdateRulesRoundTrip(t *testing.T) {
 
 	// A second update writes only its difference, through every kind of row.
 	changes, err = s.UpdateRules(ctx, "bob", func(rs *rules.RuleSet) error {
-		rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}    // insert
-		rs.Stations["1002"].Modes[rules.InboundDirect] = rules.OnDemand         // update
-		delete(rs.Groups["board"].Modes, rules.Outbound)                        // delete
-		rs.Stations["2001"].Group = "sales"                                     // move
-		delete(rs.Groups, "board")                                              // delete group
-		delete(rs.Stations, "1002")                                             // delete station
-		rs.Defaults.Announce = false                                            // settings
-		rs.Groups["sales"].RetentionDays = nil                                  // unset
-		rs.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway}   // create
-		rs.Defaults.Modes[rules.Internal] = rules.Off                           // default insert
+		rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}  // insert
+		rs.Stations["1002"].Modes[rules.InboundDirect] = rules.OnDemand       // update
+		delete(rs.Groups["board"].Modes, rules.Outbound)                      // delete
+		rs.Stations["2001"].Group = "sales"                                   // move
+		delete(rs.Groups, "board")                                            // delete group
+		delete(rs.Stations, "1002")                                           // delete station
+		rs.Defaults.Announce = false                                          // settings
+		rs.Groups["sales"].RetentionDays = nil                                // unset
+		rs.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway} // create
+		rs.Defaults.Modes[rules.Internal] = rules.Off                         // default insert
 		return nil
 	})
 	if err != nil {
@@ -528,6 +528,33 @@ func TestRulesCorruptReturnsLastSnapshot(t *testing.T) {
 	}
 	if err := s.Ping(ctx); rules.ErrorCode(err) != rules.EUNAVAILABLE {
 		t.Errorf("Ping on a corrupt file: %v, want %s", err, rules.EUNAVAILABLE)
+	}
+}
+
+func TestRulesFileDeletedOrReplaced(t *testing.T) {
+	for _, replace := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replace=%v", replace), func(t *testing.T) {
+			path := tempDB(t)
+			s := openTest(t, path)
+			ctx := context.Background()
+			good, err := s.Rules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				os.Remove(path + suffix)
+			}
+			if replace { // a new database at the same path, as the CLI would create
+				openTest(t, path).Close()
+			}
+			rs, err := s.Rules(ctx)
+			if rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE {
+				t.Fatalf("Rules = %p, %v; want last snapshot %p and %s", rs, err, good, rules.EUNAVAILABLE)
+			}
+			if err := s.Ping(ctx); rules.ErrorCode(err) != rules.EUNAVAILABLE {
+				t.Errorf("Ping = %v, want %s", err, rules.EUNAVAILABLE)
+			}
+		})
 	}
 }
 
