@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -73,6 +74,35 @@ func TestOpenCreatesFileAndMigrationsAreIdempotent(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not created: %v", err)
+	}
+}
+
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	path := tempDB(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(context.Background(), path)
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open #%d: %v", i, err)
+		}
+	}
+	s := openTest(t, path)
+	ms, _ := loadMigrations()
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(ms) {
+		t.Errorf("%d migration rows, %v; want %d", n, err, len(ms))
 	}
 }
 
@@ -695,6 +725,10 @@ func TestAppendAuditAndSince(t *testing.T) {
 	}
 	if !all[0].At.Equal(clock.Add(-time.Hour-500*time.Millisecond)) || all[0].Before != "a.wav" {
 		t.Errorf("audit[0] = %+v", all[0])
+	}
+	js, err := json.Marshal(all[0])
+	if want := `{"id":1,"at":"2026-11-24T10:00:00Z","actor":"retention","object":"recording:1","field":"deleted","before":"a.wav","after":""}`; err != nil || string(js) != want {
+		t.Errorf("audit JSON = %s, %v\nwant %s", js, err, want)
 	}
 	recent, _ := s.Audit(ctx, clock.Add(-time.Minute))
 	if len(recent) != 2 || recent[0].Object != "recording:2" || !recent[1].At.Equal(clock) {
