@@ -1,0 +1,144 @@
+// Command recgate is the call-recording decision server for Asterisk and
+// its operators' CLI: `recgate serve` runs the FastAGI server; the other
+// verbs edit and inspect rules, recordings and the audit log.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/recgate/recgate/rules"
+)
+
+// Set by the linker (see Makefile).
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ()}))
+}
+
+// Env is the process environment a command runs in; tests supply their own.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Environ        []string
+}
+
+// Exit statuses by error code.
+const (
+	exitOK          = 0
+	exitInternal    = 1
+	exitInvalid     = 2
+	exitNotFound    = 3
+	exitConflict    = 4
+	exitUnavailable = 5
+)
+
+// Run executes the command line args and returns the exit status. Errors
+// are printed as one line on stderr.
+func Run(ctx context.Context, args []string, env Env) int {
+	root := newRootCmd(&env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(env.Stderr, "recgate: %v\n", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var usage *usageError
+	if errors.As(err, &usage) {
+		return exitInvalid
+	}
+	switch rules.ErrorCode(err) {
+	case rules.EINVALID:
+		return exitInvalid
+	case rules.ENOTFOUND:
+		return exitNotFound
+	case rules.ECONFLICT:
+		return exitConflict
+	case rules.EUNAVAILABLE:
+		return exitUnavailable
+	}
+	return exitInternal
+}
+
+// usageError is a command line that cobra could not parse.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// app carries what every subcommand needs: where its configuration comes
+// from and its I/O.
+type app struct {
+	env        *Env
+	configPath string
+	configSet  bool
+}
+
+// config loads the configuration named by --config.
+func (a *app) config() (*Config, error) {
+	cfg, err := LoadConfig(a.configPath, a.configSet, a.env.Environ)
+	if err != nil {
+		return nil, rules.Errorf(rules.EINVALID, "%v", err)
+	}
+	return cfg, nil
+}
+
+func newRootCmd(env *Env) *cobra.Command {
+	a := &app{env: env}
+	root := &cobra.Command{
+		Use:           "recgate",
+		Short:         "Call-recording decisions for Asterisk over FastAGI",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			a.configSet = cmd.Flags().Changed("config")
+		},
+	}
+	root.PersistentFlags().StringVar(&a.configPath, "config", DefaultConfigPath, "configuration file (YAML)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(
+		newServeCmd(a),
+		newRulesCmd(a),
+		newExplainCmd(a),
+		newStationCmd(a),
+		newGroupCmd(a),
+		newRuleCmd(a),
+		newProfilesCmd(a),
+		newRecordingsCmd(a),
+		newAuditCmd(a),
+		newRetentionCmd(a),
+	)
+	return root
+}
+
+// defaultActor is the OS user, recorded in the audit log.
+func defaultActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if s := os.Getenv("USER"); s != "" {
+		return s
+	}
+	return "unknown"
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/recgate/recgate/gate"
+	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
+)
+
+func newRecordingsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "recordings", Short: "What was recorded, when, why, and where the file is"}
+	cmd.AddCommand(newRecordingsListCmd(a), newRecordingsShowCmd(a))
+	return cmd
+}
+
+func newRecordingsListCmd(a *app) *cobra.Command {
+	var station, since string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--station S] [--since T] [--json]",
+		Short: "List recordings and armed on-demand calls, newest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := store.RecordingFilter{Station: station, Limit: limit}
+			if since != "" {
+				t, err := parseSince(since, time.Now())
+				if err != nil {
+					return err
+				}
+				f.Since = t
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			recs, err := st.Recordings(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if recs == nil {
+				recs = []rules.Recording{}
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, recs)
+			}
+			printRecordings(a.env.Stdout, recs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&station, "station", "", "only this station's recordings")
+	cmd.Flags().StringVar(&since, "since", "", "only since T: 2026-11-24, 2026-11-24T10:00:00Z, or a duration ago like 24h or 7d")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newRecordingsShowCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one recording's metadata",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return rules.Errorf(rules.EINVALID, "recording id %q: a number (see recgate recordings list)", args[0])
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.Recording(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, r)
+			}
+			printRecording(a.env.Stdout, r)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printRecordings(w io.Writer, recs []rules.Recording) {
+	if len(recs) == 0 {
+		fmt.Fprintln(w, "no recordings")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tSTATION\tDIRECTION\tMODE\tTRIGGER\tRULE\tSTATE\tANSWERED\tENDED\tFILE")
+	for _, r := range recs {
+		started := r.StartedAt
+		if started == nil {
+			started = r.ArmedAt
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), r.Station, r.Direction,
+			r.Mode, orDash(string(r.Trigger)), r.Rule, r.State, triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
+	}
+	tw.Flush()
+}
+
+func printRecording(w io.Writer, r *rules.Recording) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("id", strconv.FormatInt(r.ID, 10))
+	row("uniqueid", r.UniqueID)
+	row("linkedid", orDash(r.LinkedID))
+	row("station", r.Station)
+	row("direction", string(r.Direction))
+	row("mode", string(r.Mode))
+	row("trigger", orDash(string(r.Trigger)))
+	row("rule", r.Rule)
+	row("state", string(r.State))
+	row("file", orDash(r.File))
+	row("caller id", orDash(r.CallerID))
+	row("did", orDash(r.DID))
+	row("queue", orDash(r.Queue))
+	row("armed at", fmtTime(r.ArmedAt))
+	row("started at", fmtTime(r.StartedAt))
+	row("pressed at", fmtTime(r.PressedAt))
+	row("ended at", fmtTime(r.EndedAt))
+	row("answered", triState(r.Answered))
+	row("deleted at", fmtTime(r.DeletedAt))
+	tw.Flush()
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// parseSince accepts an RFC 3339 time, a date (local midnight), or a
+// duration before now ("24h", "90m", "7d").
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, rules.Errorf(rules.EINVALID, "--since %q: use 2026-11-24, 2026-11-24T10:00:00Z, or a duration like 24h or 7d", s)
+}
+
+func newAuditCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Who changed which rule when, before and after"}
+	var since string
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list [--since T] [--json]",
+		Short: "List the audit log, oldest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var t time.Time
+			if since != "" {
+				var err error
+				if t, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			entries, err := st.Audit(cmd.Context(), t)
+			if err != nil {
+				return err
+			}
+			if entries == nil {
+				entries = []store.AuditEntry{}
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, entries)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintln(a.env.Stdout, "no audit entries")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tWHEN\tACTOR\tOBJECT\tFIELD\tBEFORE\tAFTER")
+			for _, e := range entries {
+				at := e.At
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), e.Actor, e.Object, e.Field, orDash(e.Before), orDash(e.After))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&since, "since", "", "only since T: 2026-11-24, 2026-11-24T10:00:00Z, or a duration ago like 24h or 7d")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func newRetentionCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "retention", Short: "Delete recordings past their retention"}
+	var dryRun bool
+	var actor string
+	run := &cobra.Command{
+		Use:   "run [--dry-run]",
+		Short: "Delete recordings older than their station's or group's retention_days: files and metadata",
+		Long: "Finds recordings past the retention_days of their station (else its group),\n" +
+			"deletes their files (only inside recording.dir, never following a path out of it)\n" +
+			"and marks their metadata deleted; every deletion is in the audit log.\n" +
+			"A missing file is reported and the metadata still marked. Run it daily (cron or a systemd timer).",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			files, err := gate.NewFileNamer(cfg.Recording.Dir, cfg.Recording.FileTemplate)
+			if err != nil {
+				return rules.Errorf(rules.EINVALID, "%v", err)
+			}
+			st, err := a.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return runRetention(cmd, a.env.Stdout, st, files, actor, dryRun, time.Now())
+		},
+	}
+	run.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	actorFlag(run, &actor)
+	cmd.AddCommand(run)
+	return cmd
+}
+
+func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.FileNamer, actor string, dryRun bool, now time.Time) error {
+	ctx := cmd.Context()
+	rs, err := st.LoadRules(ctx)
+	if err != nil {
+		return err
+	}
+	recs, err := st.Recordings(ctx, store.RecordingFilter{})
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	var changes []store.Change
+	var skipped int
+	for i := range recs {
+		r := &recs[i]
+		if !rs.Expired(r, now) {
+			continue
+		}
+		days, _ := rs.RetentionDays(r.Station)
+		if dryRun {
+			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, r.Station, fmtTime(r.EndedAt), days, orDash(r.File))
+			continue
+		}
+		note := "deleted"
+		if r.File != "" && r.State != rules.StateRemoved {
+			err := files.Remove(r.File)
+			switch {
+			case err == nil:
+			case errors.Is(err, fs.ErrNotExist):
+				note = "file already missing"
+				fmt.Fprintf(w, "recording %d: file %s is missing; marking the metadata deleted\n", r.ID, r.File)
+			default:
+				skipped++
+				fmt.Fprintf(w, "recording %d: NOT deleted: %v\n", r.ID, err)
+				continue
+			}
+		}
+		ids = append(ids, r.ID)
+		changes = append(changes, store.Change{Object: fmt.Sprintf("recording:%d", r.ID), Field: "retention",
+			Before: orDash(r.File), After: fmt.Sprintf("%s (retention %dd)", note, days)})
+		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
+	}
+	if dryRun {
+		return nil
+	}
+	if len(ids) > 0 {
+		if err := st.MarkRecordingsDeleted(ctx, ids, now); err != nil {
+			return err
+		}
+	}
+	changes = append(changes, store.Change{Object: "retention", Field: "run",
+		After: fmt.Sprintf("%d deleted, %d skipped", len(ids), skipped)})
+	if err := st.AppendAudit(ctx, actor, changes...); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "retention: %d deleted, %d skipped\n", len(ids), skipped)
+	if skipped > 0 {
+		return rules.Errorf(rules.ECONFLICT, "retention: %d recording(s) not deleted (see above)", skipped)
+	}
+	return nil
+}

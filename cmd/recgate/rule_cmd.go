@@ -1,0 +1,89 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/recgate/recgate/rules"
+)
+
+func newRuleCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rule",
+		Short: "Set or unset a per-direction mode on a station, a group or the default",
+		Long: "TARGET is a station id, group:NAME, or default.\n" +
+			"DIRECTION is one of " + strings.Join(directionNames(), ", ") + ".\n" +
+			"MODE is off, auto or ondemand.",
+	}
+	cmd.AddCommand(newRuleSetCmd(a, true), newRuleSetCmd(a, false))
+	return cmd
+}
+
+func newRuleSetCmd(a *app, set bool) *cobra.Command {
+	var actor string
+	use, n, names := "unset TARGET DIRECTION", 2, "<STATION|group:NAME|default> DIRECTION"
+	short := "Remove a mode so the level inherits it again"
+	if set {
+		use, n, names = "set TARGET DIRECTION MODE", 3, "<STATION|group:NAME|default> DIRECTION MODE"
+		short = "Set the mode of one direction on a station, a group or the default"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(n, names),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := rules.ParseDirection(args[1])
+			if err != nil {
+				return rules.Errorf(rules.EINVALID, "%v", err)
+			}
+			var mode rules.Mode
+			if set {
+				if mode, err = rules.ParseMode(args[2]); err != nil {
+					return rules.Errorf(rules.EINVALID, "%v", err)
+				}
+			}
+			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+				modes, err := targetModes(rs, args[0])
+				if err != nil {
+					return err
+				}
+				if set {
+					(*modes)[d] = mode
+				} else {
+					delete(*modes, d)
+				}
+				return nil
+			})
+		},
+	}
+	actorFlag(cmd, &actor)
+	return cmd
+}
+
+// targetModes returns the mode set a rule TARGET names, creating it empty
+// when needed.
+func targetModes(rs *rules.RuleSet, target string) (*rules.ModeSet, error) {
+	var m *rules.ModeSet
+	switch {
+	case target == "default":
+		m = &rs.Defaults.Modes
+	case strings.HasPrefix(target, "group:"):
+		name := strings.TrimPrefix(target, "group:")
+		g, ok := rs.Groups[name]
+		if !ok {
+			return nil, rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+		}
+		m = &g.Modes
+	default:
+		st, ok := rs.Stations[target]
+		if !ok {
+			return nil, rules.Errorf(rules.ENOTFOUND, "unknown station %q (add it with: recgate station add %s; a group is written group:NAME)", target, target)
+		}
+		m = &st.Modes
+	}
+	if *m == nil {
+		*m = rules.ModeSet{}
+	}
+	return m, nil
+}

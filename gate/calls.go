@@ -1,0 +1,193 @@
+package gate
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/recgate/recgate/rules"
+)
+
+// RecordingStore persists recordings' metadata. store.Store implements it.
+type RecordingStore interface {
+	SaveRecordings(ctx context.Context, recs []*rules.Recording) error
+	RecordingByUniqueID(ctx context.Context, uniqueid string) (*rules.Recording, error)
+}
+
+// calls tracks the recordings started or armed on live channels, keyed by
+// the channel's UNIQUEID, so that decide, ondemand and hangup need no
+// round trip (and no SQL) to know what a channel is doing. The store holds
+// the durable copy; after a restart calls falls back to it.
+type calls struct {
+	mu      sync.Mutex
+	byID    map[string]*rules.Recording
+	busy    map[string]bool // channels with a *2 press being served
+	maxAge  time.Duration
+	lastGC  time.Time
+	nowFunc func() time.Time
+}
+
+func newCalls(now func() time.Time) *calls {
+	return &calls{byID: map[string]*rules.Recording{}, busy: map[string]bool{}, maxAge: 24 * time.Hour, nowFunc: now}
+}
+
+// get returns a copy of the recording on channel uniqueid.
+func (c *calls) get(uniqueid string) (rules.Recording, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.byID[uniqueid]
+	if !ok {
+		return rules.Recording{}, false
+	}
+	return *r, true
+}
+
+// put stores a copy of r and forgets entries older than maxAge whose
+// hangup never came (a channel that never ran its hangup handler).
+func (c *calls) put(r rules.Recording) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byID[r.UniqueID] = &r
+	now := c.nowFunc()
+	if now.Sub(c.lastGC) < time.Minute {
+		return
+	}
+	c.lastGC = now
+	for id, old := range c.byID {
+		t := old.ArmedAt
+		if old.StartedAt != nil {
+			t = old.StartedAt
+		}
+		if t != nil && now.Sub(*t) > c.maxAge {
+			delete(c.byID, id)
+		}
+	}
+}
+
+// claim marks channel uniqueid as having a press being served. It reports
+// false when another press already holds it, so two quick presses cannot
+// start two recordings.
+func (c *calls) claim(uniqueid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy[uniqueid] {
+		return false
+	}
+	c.busy[uniqueid] = true
+	return true
+}
+
+// release ends a claim.
+func (c *calls) release(uniqueid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.busy, uniqueid)
+}
+
+func (c *calls) remove(uniqueid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byID, uniqueid)
+}
+
+func (c *calls) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
+}
+
+// writer saves recordings' metadata asynchronously and in batches, so the
+// call path never waits on SQLite. Saves are applied in the order queued.
+type writer struct {
+	mu      sync.RWMutex // guards closed against a save racing close
+	closed  bool
+	store   RecordingStore
+	log     *slog.Logger
+	queue   chan *rules.Recording
+	done    chan struct{}
+	onError func()
+}
+
+const (
+	writerQueue = 65536
+	writerBatch = 512
+)
+
+func newWriter(store RecordingStore, log *slog.Logger, onError func()) *writer {
+	w := &writer{store: store, log: log, onError: onError,
+		queue: make(chan *rules.Recording, writerQueue), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// save queues a copy of r. It never blocks: when the queue is full the
+// save is dropped, logged and counted as a store error.
+func (w *writer) save(r rules.Recording) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.log.Error("recording metadata dropped: writer closed", "uniqueid", r.UniqueID)
+		w.onError()
+		return
+	}
+	select {
+	case w.queue <- &r:
+	default:
+		w.log.Error("recording metadata dropped: writer queue full", "uniqueid", r.UniqueID)
+		w.onError()
+	}
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	batch := make([]*rules.Recording, 0, writerBatch)
+	for r := range w.queue {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < writerBatch {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.flush(batch)
+	}
+}
+
+func (w *writer) flush(batch []*rules.Recording) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = w.store.SaveRecordings(ctx, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	w.log.Error("save recording metadata", "count", len(batch), "err", err)
+	w.onError()
+}
+
+// close stops accepting saves and waits until everything queued is
+// written or ctx is done.
+func (w *writer) close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,315 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/recgate/recgate/agi"
+	"github.com/recgate/recgate/rules"
+)
+
+// call is what decide learned about the call from the request.
+type call struct {
+	uniqueID, linkedID string
+	station            string
+	callerID, did      string
+	queue              string
+}
+
+func callFromRequest(req *agi.Request) call {
+	c := call{
+		uniqueID: req.UniqueID,
+		linkedID: req.Param("linkedid"),
+		station:  req.Param("station"),
+		callerID: known(req.CallerID),
+		did:      req.Param("did"),
+		queue:    req.Param("queue"),
+	}
+	if c.station == "" {
+		c.station = rules.StationFromChannel(req.Channel)
+	}
+	if c.did == "" {
+		c.did = known(req.DNID)
+	}
+	return c
+}
+
+// known maps Asterisk's "unknown" placeholder to "".
+func known(s string) string {
+	if s == "unknown" {
+		return ""
+	}
+	return s
+}
+
+// decide serves the decide request (SPEC 3.1): classify, resolve, act, and
+// set the RECGATE_* variables, in as few round trips as the mode needs:
+// off 1, auto 3 (MixMonitor, hangup handler, variables), ondemand 3
+// (read DYNAMIC_FEATURES, hangup handler, variables).
+func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
+	start := time.Now()
+	cfg := h.cfg.Load()
+	req := s.Request()
+	c := callFromRequest(req)
+	if c.station != "" {
+		if err := rules.ValidateStationID(c.station); err != nil {
+			h.log.Warn("decide: ignoring unusable station id", "uniqueid", req.UniqueID, "err", err)
+			c.station = ""
+		}
+	}
+
+	rs := h.currentRules(ctx, cfg)
+	dir, classified, err := h.direction(ctx, s, cfg, rs)
+	if err != nil {
+		return h.decideFailed(ctx, s, start, c, err)
+	}
+	var dec rules.Decision
+	switch {
+	case !classified:
+		dec = rules.Fallback(c.station, "", cfg.Fallback)
+		if h.metrics != nil {
+			h.metrics.Unclassified.Inc()
+		}
+	case rs == nil:
+		dec = rules.Fallback(c.station, dir, cfg.Fallback)
+	default:
+		dec = rs.Resolve(c.station, dir)
+	}
+	if dec.Source == rules.SourceFallback {
+		dec.Announce = dec.Mode != rules.Off
+	}
+
+	vars := make([]variable, 0, 7)
+	prev, tracked := h.calls.get(c.uniqueID)
+	switch dec.Mode {
+	case rules.Auto:
+		rec := prev
+		if !tracked || rec.State != rules.StateRecording {
+			rec = newRecording(c, dec, h.now())
+			if err := h.startMixMonitor(ctx, s, cfg, &rec, rules.TriggerAuto); err != nil {
+				return h.decideFailed(ctx, s, start, c, err)
+			}
+			if !tracked {
+				if err := h.pushHangupHandler(ctx, s, cfg); err != nil {
+					return h.decideFailed(ctx, s, start, c, err)
+				}
+			}
+			h.calls.put(rec)
+			h.writer.save(rec)
+		}
+		vars = append(vars, variable{VarFile, rec.File})
+	case rules.OnDemand:
+		features, err := h.armFeatures(ctx, s, cfg)
+		if err != nil {
+			return h.decideFailed(ctx, s, start, c, err)
+		}
+		vars = append(vars, variable{"DYNAMIC_FEATURES", features})
+		if !tracked {
+			if err := h.pushHangupHandler(ctx, s, cfg); err != nil {
+				return h.decideFailed(ctx, s, start, c, err)
+			}
+			rec := newRecording(c, dec, h.now())
+			h.calls.put(rec)
+			h.writer.save(rec)
+		} else if prev.State == rules.StateRecording {
+			vars = append(vars, variable{VarFile, prev.File})
+		}
+	}
+	direction := string(dec.Direction)
+	if !classified {
+		direction = DirectionUnclassified
+	}
+	vars = append(vars,
+		variable{VarDirection, direction},
+		variable{VarStation, c.station},
+		variable{VarRule, dec.Rule},
+		variable{VarAnnounce, yesNo(dec.Announce)},
+		variable{VarDecision, string(dec.Mode)}, // last: empty until everything else is done
+	)
+	if err := setVariables(ctx, s, vars); err != nil {
+		return h.decideFailed(ctx, s, start, c, err)
+	}
+	elapsed := time.Since(start)
+	if h.metrics != nil {
+		h.metrics.Decisions.WithLabelValues(direction, string(dec.Mode), string(dec.Source)).Inc()
+		h.metrics.DecisionDuration.Observe(elapsed.Seconds())
+	}
+	h.log.Info("decide", "uniqueid", c.uniqueID, "station", c.station, "direction", direction,
+		"decision", dec.Mode, "rule", dec.Rule, "commands", s.Commands(), "duration", elapsed)
+	return nil
+}
+
+// decideFailed reports a decision that could not be carried out: it sets
+// RECGATE_DECISION=error when the channel still listens, so the dialplan
+// applies its own default, and counts and logs the cause.
+func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.Time, c call, cause error) error {
+	if h.metrics != nil {
+		h.metrics.Decisions.WithLabelValues(DirectionUnclassified, DecisionError, string(rules.SourceFallback)).Inc()
+		h.metrics.DecisionDuration.Observe(time.Since(start).Seconds())
+	}
+	h.log.Error("decide failed", "uniqueid", c.uniqueID, "station", c.station, "err", cause)
+	if errors.Is(cause, agi.ErrClosed) {
+		return fmt.Errorf("decide: %w", cause)
+	}
+	if err := s.SetVariable(ctx, VarDecision, DecisionError); err != nil {
+		return fmt.Errorf("decide: %w (and setting %s: %v)", cause, VarDecision, err)
+	}
+	return fmt.Errorf("decide: %w", cause)
+}
+
+// direction returns the direction passed by the dialplan or, when absent
+// or invalid, classifies the call (SPEC 3.4), fetching the IVR marker
+// variable only when nothing else already answered.
+func (h *Handler) direction(ctx context.Context, s *agi.Session, cfg *Config, rs *rules.RuleSet) (rules.Direction, bool, error) {
+	req := s.Request()
+	if p := req.Param("direction"); p != "" {
+		d, err := rules.ParseDirection(p)
+		if err == nil {
+			return d, true, nil
+		}
+		h.log.Warn("decide: ignoring bad direction argument; classifying", "uniqueid", req.UniqueID, "err", err)
+	}
+	ci := rules.CallInfo{Queue: req.Param("queue"), Context: req.Context, Extension: req.Extension}
+	if cfg.Classifier.NeedsMarker(ci) {
+		v, _, err := s.GetVariable(ctx, cfg.MarkerVar)
+		if err != nil {
+			return "", false, fmt.Errorf("read %s: %w", cfg.MarkerVar, err)
+		}
+		ci.Marker = v
+	}
+	d, ok := cfg.Classifier.Classify(ci, rs)
+	return d, ok, nil
+}
+
+func newRecording(c call, dec rules.Decision, now time.Time) rules.Recording {
+	r := rules.Recording{
+		UniqueID: c.uniqueID, LinkedID: c.linkedID, Station: c.station,
+		Direction: dec.Direction, Mode: dec.Mode, Rule: dec.Rule,
+		CallerID: c.callerID, DID: c.did, Queue: c.queue,
+	}
+	if dec.Mode == rules.OnDemand {
+		r.State, r.ArmedAt = rules.StateArmed, &now
+	}
+	return r
+}
+
+// startMixMonitor starts recording this channel into a file named from the
+// template, and marks rec as recording.
+func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Config, rec *rules.Recording, trigger rules.Trigger) error {
+	now := h.now()
+	date, clock := DateFields(now)
+	file, err := cfg.Files.Name(FileFields{
+		Date: date, Time: clock, Station: rec.Station, Direction: string(rec.Direction),
+		UniqueID: rec.UniqueID, LinkedID: rec.LinkedID, CallerID: rec.CallerID, DID: rec.DID, Queue: rec.Queue,
+	})
+	if err != nil {
+		return fmt.Errorf("recording file: %w", err)
+	}
+	args := file
+	if cfg.MixMonitorOptions != "" {
+		args += "," + cfg.MixMonitorOptions
+	}
+	res, err := s.Exec(ctx, "MixMonitor", args)
+	if err != nil {
+		return fmt.Errorf("start MixMonitor: %w", err)
+	}
+	if res != 0 {
+		return fmt.Errorf("start MixMonitor: application answered %d (is app_mixmonitor loaded?)", res)
+	}
+	rec.File, rec.Trigger, rec.State, rec.StartedAt = file, trigger, rules.StateRecording, &now
+	if h.metrics != nil {
+		h.metrics.RecordingsStarted.WithLabelValues(string(rec.Direction), string(trigger)).Inc()
+	}
+	return nil
+}
+
+// pushHangupHandler makes Asterisk call the hangup request when the
+// channel ends, so the recording's metadata is closed.
+func (h *Handler) pushHangupHandler(ctx context.Context, s *agi.Session, cfg *Config) error {
+	if err := s.SetVariable(ctx, "CHANNEL(hangup_handler_push)", cfg.HangupHandler); err != nil {
+		return fmt.Errorf("push hangup handler: %w", err)
+	}
+	return nil
+}
+
+// armFeatures reads the channel's DYNAMIC_FEATURES and returns it with the
+// on-demand feature added (once), keeping the features already there.
+func (h *Handler) armFeatures(ctx context.Context, s *agi.Session, cfg *Config) (string, error) {
+	cur, _, err := s.GetVariable(ctx, "DYNAMIC_FEATURES")
+	if err != nil {
+		return "", fmt.Errorf("read DYNAMIC_FEATURES: %w", err)
+	}
+	return addFeature(cur, cfg.OnDemandFeature), nil
+}
+
+// addFeature adds feature to a '#'-separated DYNAMIC_FEATURES value unless
+// it is already there.
+func addFeature(features, feature string) string {
+	if features == "" {
+		return feature
+	}
+	for _, f := range strings.Split(features, "#") {
+		if f == feature {
+			return features
+		}
+	}
+	return features + "#" + feature
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// variable is a channel variable to set.
+type variable struct{ name, value string }
+
+// setVariables sets vars in one round trip with MSet when every value is
+// one recgate built from safe characters (MSet splits on commas and strips
+// quotes); a value that is not safe for MSet is set on its own with SET
+// VARIABLE, which the agi package escapes.
+func setVariables(ctx context.Context, s *agi.Session, vars []variable) error {
+	var b strings.Builder
+	for _, v := range vars {
+		if !msetSafe(v.value) {
+			if err := s.SetVariable(ctx, v.name, v.value); err != nil {
+				return fmt.Errorf("set %s: %w", v.name, err)
+			}
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v.name)
+		b.WriteByte('=')
+		b.WriteString(v.value)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	res, err := s.Exec(ctx, "MSet", b.String())
+	if err != nil {
+		return fmt.Errorf("set variables: %w", err)
+	}
+	if res != 0 {
+		return fmt.Errorf("set variables: MSet answered %d", res)
+	}
+	return nil
+}
+
+// msetSafe reports whether v can travel inside an MSet argument unchanged:
+// letters, digits and . _ + - / : @ # only.
+func msetSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(isSafeByte(c) || c == '/' || c == ':' || c == '@' || c == '#') {
+			return false
+		}
+	}
+	return true
+}
