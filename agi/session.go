@@ -58,7 +58,8 @@ const maxUsageLines = 64
 // Every command has a deadline: the earlier of its context's deadline and
 // the server's ReadTimeout from when it is sent. After a connection-level
 // failure (timeout, peer gone, malformed reply) the session is broken and
-// every later command returns the same error without touching the wire.
+// every later command returns the same error without touching the wire; an
+// error wrapping ErrMalformed always breaks the session.
 type Session struct {
 	req     *Request
 	conn    net.Conn
@@ -209,11 +210,13 @@ func (s *Session) roundTrip(ctx context.Context, op string, cmd func(*zagi.Sessi
 			s.wire.err = nil
 			return zagi.Reply{}, fmt.Errorf("%s: %w", op, werr)
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil && isTimeout(werr) {
-			if errors.Is(ctxErr, context.DeadlineExceeded) {
-				werr = fmt.Errorf("%w: %w", ErrTimeout, ctxErr)
-			} else {
+		if isTimeout(werr) {
+			// The deadline was the context's, or the context was
+			// cancelled and woke the read: say so.
+			if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
 				werr = ctxErr
+			} else if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				werr = fmt.Errorf("%w: %w", werr, context.DeadlineExceeded)
 			}
 		}
 		s.broken = werr
@@ -223,7 +226,8 @@ func (s *Session) roundTrip(ctx context.Context, op string, cmd func(*zagi.Sessi
 	switch s.wire.code {
 	case 200:
 		if zerr != nil {
-			return zagi.Reply{}, fmt.Errorf("%s: %w: %v", op, ErrMalformed, zerr)
+			s.broken = fmt.Errorf("%w: %v", ErrMalformed, zerr)
+			return zagi.Reply{}, fmt.Errorf("%s: %w", op, s.broken)
 		}
 		return rep, nil
 	case 510:
