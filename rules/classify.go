@@ -51,7 +51,8 @@ func (c *Classifier) Classify(ci CallInfo, rs *RuleSet) (d Direction, ok bool) {
 // "PJSIP/1001-0000002a", "SIP/1001-0000002a" and "IAX2/1001-1234" give
 // "1001" (the text before the last '-', so "PJSIP/acme-1001-0000002a" gives
 // "acme-1001"); "Local/1001@from-internal-00000aa4;2" gives "1001". Any
-// other technology, or a name that does not parse, gives "".
+// other technology, or a name that does not parse into a valid station id,
+// gives "".
 func StationFromChannel(channel string) string {
 	tech, rest, ok := strings.Cut(channel, "/")
 	if !ok || rest == "" {
@@ -65,13 +66,23 @@ func StationFromChannel(channel string) string {
 		if strings.ContainsAny(rest, "/@;") {
 			return ""
 		}
-		return rest
+		return validOrEmpty(rest)
 	case "Local":
 		exten, _, ok := strings.Cut(rest, "@")
 		if !ok {
 			return ""
 		}
-		return exten
+		return validOrEmpty(exten)
 	}
 	return ""
+}
+
+// validOrEmpty returns id when it is a valid station id, else "", so a
+// hostile channel name never yields an id that reaches variables, logs or
+// file names.
+func validOrEmpty(id string) string {
+	if ValidateStationID(id) != nil || id[0] == '-' {
+		return ""
+	}
+	return id
 }

@@ -176,9 +176,9 @@ func validateName(s string) error {
 	if s == "." || s == ".." || strings.Contains(s, "..") {
 		return fmt.Errorf(`must not contain ".."`)
 	}
-	for i := 0; i < len(s); i++ {
-		if !isNameByte(s[i]) {
-			return fmt.Errorf("character %q not allowed (use letters, digits and . _ + @ -)", s[i])
+	for _, r := range s {
+		if r >= 0x80 || !isNameByte(byte(r)) {
+			return fmt.Errorf("character %q not allowed (use letters, digits and . _ + @ -)", r)
 		}
 	}
 	return nil
@@ -232,9 +232,13 @@ func (g *Group) Validate() error {
 	return nil
 }
 
+// MaxRetentionDays bounds retention_days (100 years), so age arithmetic
+// cannot overflow.
+const MaxRetentionDays = 36500
+
 func validateRetention(days *int) error {
-	if days != nil && *days < 0 {
-		return fmt.Errorf("retention_days must be 0 or more, got %d", *days)
+	if days != nil && (*days < 0 || *days > MaxRetentionDays) {
+		return fmt.Errorf("retention_days must be between 0 and %d, got %d", MaxRetentionDays, *days)
 	}
 	return nil
 }
