@@ -168,7 +168,6 @@ func lines(n int) string {
 	return b.String()
 }
 
-
 func TestParseScript(t *testing.T) {
 	tests := []struct {
 		in     string
