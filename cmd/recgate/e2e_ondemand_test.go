@@ -1,0 +1,191 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/recgate/recgate/agi/agitest"
+	"github.com/recgate/recgate/rules"
+)
+
+// press is the *2 session (transcript 0019: features.conf applicationmap
+// → Gosub → AGI) on the channel with uniqueid.
+func (h *harness) press(station, uniqueid string) (*agitest.Asterisk, []string) {
+	return h.call("0019-ondemand", map[string]string{
+		"agi_network_script": "ondemand",
+		"agi_request":        "agi://127.0.0.1:4573/ondemand",
+		"agi_channel":        "PJSIP/" + station + "-00000004",
+		"agi_uniqueid":       uniqueid,
+	}, nil)
+}
+
+// hangup is the hangup handler's session (transcript 0004: a dead
+// channel) for the channel with uniqueid.
+func (h *harness) hangup(station, uniqueid string, vars map[string]string) (*agitest.Asterisk, []string) {
+	return h.call("0004-dead", map[string]string{
+		"agi_network_script": "hangup",
+		"agi_request":        "agi://127.0.0.1:4573/hangup",
+		"agi_channel":        "PJSIP/" + station + "-00000004",
+		"agi_uniqueid":       uniqueid,
+	}, vars, func(a *agitest.Asterisk) { a.Dead = true })
+}
+
+func countMixMonitor(cmds []string) int {
+	n := 0
+	for _, c := range cmds {
+		if strings.HasPrefix(c, "EXEC MixMonitor ") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestOnDemand(t *testing.T) {
+	h := startServer(t, "")
+
+	t.Run("armed press records once; a second press starts nothing", func(t *testing.T) {
+		h.call("0016-arm", outbound("1002", "OD1"), nil)
+		ast, cmds := h.press("1002", "OD1")
+		if countMixMonitor(cmds) != 1 {
+			t.Fatalf("first press: commands %q, want one MixMonitor", cmds)
+		}
+		if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "started" {
+			t.Errorf("RECGATE_ONDEMAND = %q", r)
+		}
+		file, _ := ast.Var("RECGATE_FILE")
+		if !strings.HasPrefix(file, h.recDir) || !strings.HasSuffix(file, "1002_outbound_OD1.wav") {
+			t.Errorf("RECGATE_FILE = %q", file)
+		}
+		ast, cmds = h.press("1002", "OD1")
+		if countMixMonitor(cmds) != 0 {
+			t.Fatalf("second press: commands %q, want no MixMonitor", cmds)
+		}
+		if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "already_recording" {
+			t.Errorf("second press RECGATE_ONDEMAND = %q", r)
+		}
+		rec := h.recording("OD1", func(r rules.Recording) bool { return r.State == rules.StateRecording })
+		if rec.Trigger != rules.TriggerOnDemand || rec.PressedAt == nil || rec.ArmedAt == nil || rec.File != file {
+			t.Errorf("metadata after press: %+v", rec)
+		}
+	})
+
+	t.Run("unarmed press starts nothing", func(t *testing.T) {
+		ast, cmds := h.press("1001", "OD-none")
+		if countMixMonitor(cmds) != 0 {
+			t.Fatalf("commands %q", cmds)
+		}
+		if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "not_armed" {
+			t.Errorf("RECGATE_ONDEMAND = %q", r)
+		}
+		if !strings.Contains(h.logs.String(), "decide did not arm on-demand recording on this channel") {
+			t.Error("the log does not say why nothing started")
+		}
+	})
+
+	t.Run("rule changed to off between arming and pressing", func(t *testing.T) {
+		h.call("0016-arm", outbound("1002", "OD2"), nil)
+		if _, errs, code := h.cli("rule", "set", "1002", "outbound", "off", "--actor", "test"); code != 0 {
+			t.Fatal(errs)
+		}
+		defer h.cli("rule", "set", "1002", "outbound", "ondemand", "--actor", "test")
+		ast, cmds := h.press("1002", "OD2")
+		if countMixMonitor(cmds) != 0 {
+			t.Fatalf("commands %q, want none", cmds)
+		}
+		if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "not_allowed" {
+			t.Errorf("RECGATE_ONDEMAND = %q", r)
+		}
+	})
+
+	t.Run("auto call then *2: no second recording", func(t *testing.T) {
+		_, cmds := h.call("0016-arm", outbound("1001", "OD3"), nil)
+		if countMixMonitor(cmds) != 1 {
+			t.Fatalf("auto decide: %q", cmds)
+		}
+		ast, cmds := h.press("1001", "OD3")
+		if countMixMonitor(cmds) != 0 {
+			t.Fatalf("press on an auto call: %q", cmds)
+		}
+		if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "already_recording" {
+			t.Errorf("RECGATE_ONDEMAND = %q", r)
+		}
+	})
+
+	t.Run("decide twice on an auto channel makes no second file", func(t *testing.T) {
+		h.call("0016-arm", outbound("1001", "OD4"), nil)
+		ast, cmds := h.call("0016-arm", outbound("1001", "OD4"), nil)
+		if countMixMonitor(cmds) != 0 {
+			t.Fatalf("second decide: %q", cmds)
+		}
+		if f, _ := ast.Var("RECGATE_FILE"); !strings.HasSuffix(f, "1001_outbound_OD4.wav") {
+			t.Errorf("RECGATE_FILE = %q", f)
+		}
+	})
+}
+
+func TestHangup(t *testing.T) {
+	h := startServer(t, "")
+
+	t.Run("answered outbound recording is closed", func(t *testing.T) {
+		h.call("0016-arm", outbound("1001", "HG1"), nil)
+		_, cmds := h.hangup("1001", "HG1", map[string]string{"DIALSTATUS": "ANSWER"})
+		if len(cmds) != 1 || cmds[0] != `GET VARIABLE "DIALSTATUS"` {
+			t.Fatalf("commands %q", cmds)
+		}
+		rec := h.recording("HG1", func(r rules.Recording) bool { return r.EndedAt != nil })
+		if rec.State != rules.StateEnded || rec.Answered == nil || !*rec.Answered || rec.Trigger != rules.TriggerAuto {
+			t.Errorf("metadata %+v", rec)
+		}
+	})
+
+	t.Run("unanswered outbound: header-only file removed", func(t *testing.T) {
+		ast, _ := h.call("0016-arm", outbound("1001", "HG2"), nil)
+		file, _ := ast.Var("RECGATE_FILE")
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, make([]byte, 44), 0o644); err != nil { // what MixMonitor b leaves
+			t.Fatal(err)
+		}
+		h.hangup("1001", "HG2", map[string]string{"DIALSTATUS": "BUSY"})
+		rec := h.recording("HG2", func(r rules.Recording) bool { return r.EndedAt != nil })
+		if rec.State != rules.StateRemoved || rec.Answered == nil || *rec.Answered {
+			t.Errorf("metadata %+v", rec)
+		}
+		if _, err := os.Stat(file); !os.IsNotExist(err) {
+			t.Errorf("header-only file still there: %v", err)
+		}
+	})
+
+	t.Run("inbound legs are answered by definition", func(t *testing.T) {
+		o := outbound("1001", "HG3")
+		o["agi_network_script"] = "decide?direction=inbound_queue&queue=sales"
+		h.call("0023-agentleg", o, nil)
+		_, cmds := h.hangup("1001", "HG3", nil)
+		if len(cmds) != 0 {
+			t.Errorf("commands %q, want none (DIALSTATUS is empty on callee legs)", cmds)
+		}
+		rec := h.recording("HG3", func(r rules.Recording) bool { return r.EndedAt != nil })
+		if rec.Answered == nil || !*rec.Answered || rec.Queue != "sales" || rec.Direction != rules.InboundQueue {
+			t.Errorf("metadata %+v", rec)
+		}
+	})
+
+	t.Run("armed, never pressed", func(t *testing.T) {
+		h.call("0016-arm", outbound("1002", "HG4"), nil)
+		h.hangup("1002", "HG4", map[string]string{"DIALSTATUS": "ANSWER"})
+		rec := h.recording("HG4", func(r rules.Recording) bool { return r.EndedAt != nil })
+		if rec.State != rules.StateNotActivated || rec.File != "" {
+			t.Errorf("metadata %+v", rec)
+		}
+	})
+
+	t.Run("no recording: nothing to do", func(t *testing.T) {
+		_, cmds := h.hangup("1003", "HG5", nil)
+		if len(cmds) != 0 {
+			t.Errorf("commands %q", cmds)
+		}
+	})
+}
