@@ -988,6 +988,7 @@ func TestCLIRetention(t *testing.T) {
 	e.ok("group", "add", "forever")
 	e.ok("station", "add", "2001", "--group", "short")
 	e.ok("station", "add", "3001", "--group", "forever")
+	e.ok("station", "add", "3002", "--group", "forever", "--retention-days", "1") // the station's own retention wins
 
 	// Files inside the recordings directory, and others outside it that
 	// recordings' metadata points at.
@@ -1006,6 +1007,7 @@ func TestCLIRetention(t *testing.T) {
 	recentFile := writeFile(filepath.Join(day, "2001_outbound_recent.wav"))
 	missingFile := filepath.Join(day, "2001_outbound_missing.wav")
 	foreverFile := writeFile(filepath.Join(day, "3001_outbound_old.wav"))
+	stationFile := writeFile(filepath.Join(day, "3002_outbound_old.wav"))
 	outside := writeFile(filepath.Join(e.dir, "outside.wav"))
 	escapeDots := e.recDir + "/../outside.wav"
 	victim := writeFile(filepath.Join(e.dir, "elsewhere", "victim.wav"))
@@ -1036,6 +1038,7 @@ func TestCLIRetention(t *testing.T) {
 		"symdir":  rec("u.symdir", "2001", escapeLink, threeDays),
 		"symfile": rec("u.symfile", "2001", linkFile, threeDays),
 		"forever": rec("u.forever", "3001", foreverFile, 400*24*time.Hour),
+		"station": rec("u.station", "3002", stationFile, threeDays),
 	}
 	st := e.openStore()
 	var batch []*rules.Recording
@@ -1046,8 +1049,8 @@ func TestCLIRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := func(name string) string { return fmt.Sprint(recs[name].ID) }
-	expired := []string{"old", "missing", "dots", "symdir", "symfile"}
-	files := []string{oldFile, recentFile, foreverFile, outside, victim, target, linkFile}
+	expired := []string{"old", "missing", "dots", "symdir", "symfile", "station"}
+	files := []string{oldFile, recentFile, foreverFile, stationFile, outside, victim, target, linkFile}
 	exists := func(path string) bool { _, err := os.Lstat(path); return err == nil }
 	states := func() map[string]rules.RecordingState {
 		m := map[string]rules.RecordingState{}
@@ -1102,7 +1105,8 @@ func TestCLIRetention(t *testing.T) {
 		"recording " + id("dots") + ": NOT deleted: ",
 		"recording " + id("symdir") + ": NOT deleted: ",
 		"deleted recording " + id("symfile") + " ",
-		"retention: 3 deleted, 2 skipped\n",
+		"deleted recording " + id("station") + " (station 3002, retention 1d) " + stationFile + "\n",
+		"retention: 4 deleted, 2 skipped\n",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("retention run output lacks %q:\n%s", want, r.stdout)
@@ -1115,7 +1119,7 @@ func TestCLIRetention(t *testing.T) {
 		path string
 		kept bool
 	}{
-		{oldFile, false}, {linkFile, false}, {recentFile, true}, {foreverFile, true},
+		{oldFile, false}, {linkFile, false}, {stationFile, false}, {recentFile, true}, {foreverFile, true},
 		{outside, true}, {victim, true}, {target, true},
 	} {
 		if exists(f.path) != f.kept {
@@ -1123,7 +1127,7 @@ func TestCLIRetention(t *testing.T) {
 		}
 	}
 	wantStates := map[string]rules.RecordingState{
-		"old": rules.StateDeleted, "missing": rules.StateDeleted, "symfile": rules.StateDeleted,
+		"old": rules.StateDeleted, "missing": rules.StateDeleted, "symfile": rules.StateDeleted, "station": rules.StateDeleted,
 		"recent": rules.StateEnded, "forever": rules.StateEnded, "dots": rules.StateEnded, "symdir": rules.StateEnded,
 	}
 	if got := states(); !reflect.DeepEqual(got, wantStates) {
@@ -1139,7 +1143,8 @@ func TestCLIRetention(t *testing.T) {
 		{"cron", "recording:" + id("old"), "retention", oldFile, "deleted (retention 1d)"},
 		{"cron", "recording:" + id("missing"), "retention", missingFile, "file already missing (retention 1d)"},
 		{"cron", "recording:" + id("symfile"), "retention", linkFile, "deleted (retention 1d)"},
-		{"cron", "retention", "run", "", "3 deleted, 2 skipped"},
+		{"cron", "recording:" + id("station"), "retention", stationFile, "deleted (retention 1d)"},
+		{"cron", "retention", "run", "", "4 deleted, 2 skipped"},
 	}
 	if len(entries) != len(wantAudit) {
 		t.Errorf("retention run wrote %d audit rows, want %d: %v", len(entries), len(wantAudit), changesOf(entries))
