@@ -31,6 +31,10 @@ const (
 // Requests lists the request paths recgate serves.
 func Requests() []string { return []string{RequestDecide, RequestOnDemand, RequestHangup} }
 
+// Params lists the request arguments recgate reads (from the URL query or
+// key=value AGI arguments).
+func Params() []string { return []string{"direction", "station", "queue", "did", "linkedid"} }
+
 // The channel variables recgate sets (SPEC 3.1).
 const (
 	VarDecision  = "RECGATE_DECISION"
