@@ -147,6 +147,18 @@ var ErrOutsideDir = errors.New("path is outside the recordings directory")
 // its parent directories are followed; a symbolic link itself is removed,
 // never its target. A missing file gives an error matching fs.ErrNotExist.
 func (n *FileNamer) Remove(path string) error {
+	if err := n.CheckRemovable(path); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %q: %w", path, err)
+	}
+	return nil
+}
+
+// CheckRemovable runs Remove's checks without removing anything: nil when
+// Remove would delete the file.
+func (n *FileNamer) CheckRemovable(path string) error {
 	if !n.Under(path) {
 		return fmt.Errorf("remove %q: %w", path, ErrOutsideDir)
 	}
@@ -167,9 +179,6 @@ func (n *FileNamer) Remove(path string) error {
 	}
 	if fi.IsDir() {
 		return fmt.Errorf("remove %q: is a directory", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
 	}
 	return nil
 }

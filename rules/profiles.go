@@ -3,9 +3,9 @@ package rules
 // Profile is a named, built-in set of per-direction modes that a group can
 // start from.
 type Profile struct {
-	Name        string
-	Description string
-	Modes       ModeSet // every direction is set
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Modes       ModeSet `json:"modes"` // every direction is set
 }
 
 // builtinProfiles are the product's documented examples (SPEC 5.3).

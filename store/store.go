@@ -24,11 +24,14 @@ import (
 	"github.com/recgate/recgate/rules"
 )
 
-// dsnParams are set on every pooled connection by the driver: WAL so that
-// readers never wait for writers, a busy timeout instead of immediate
-// SQLITE_BUSY, foreign keys enforced, and BEGIN IMMEDIATE for write
-// transactions so that two writers never deadlock upgrading a read lock.
-const dsnParams = "_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+// dsnParams are set on every pooled connection by the driver: a busy
+// timeout instead of immediate SQLITE_BUSY, foreign keys enforced, and
+// BEGIN IMMEDIATE for write transactions so that two writers never
+// deadlock upgrading a read lock. WAL (readers never wait for writers) is
+// a property of the file, set once after the migrations: switching the
+// journal mode from the DSN on every connection races when two processes
+// open a new file at once ("database is locked").
+const dsnParams = "_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
 
 // Store is recgate's SQLite store. It is safe for concurrent use.
 type Store struct {
@@ -90,6 +93,9 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.db, s.now); err != nil {
 		return err
 	}
+	if err := enableWAL(ctx, s.db); err != nil {
+		return err
+	}
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return wrap("open", err)
@@ -108,6 +114,27 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("store: open: %w", err)
 	}
 	return nil
+}
+
+// enableWAL puts the database file in WAL mode (persistent), retrying
+// while another process holds the lock a journal-mode change needs.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		var mode string
+		if err = db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err == nil {
+			if mode != "wal" {
+				return rules.Errorf(rules.EUNAVAILABLE, "store: open: journal mode is %q, not wal", mode)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return wrap("enable WAL", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return wrap("enable WAL", err)
 }
 
 // Close waits for an in-flight rules check, then closes the database.

@@ -12,7 +12,7 @@ import (
 )
 
 func newGroupCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "Add, change, remove and list groups (departments)"}
+	cmd := requireSubcommand(&cobra.Command{Use: "group", Short: "Add, change, remove and list groups (departments)"})
 	cmd.AddCommand(newGroupAddCmd(a, true), newGroupAddCmd(a, false), newGroupRmCmd(a), newGroupListCmd(a))
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -117,6 +118,7 @@ func newRootCmd(env *Env) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", DefaultConfigPath, "configuration file (YAML)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	requireSubcommand(root)
 	root.AddCommand(
 		newServeCmd(a),
 		newRulesCmd(a),
@@ -130,6 +132,26 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRetentionCmd(a),
 	)
 	return root
+}
+
+// requireSubcommand makes a command that only groups others refuse to run
+// on its own or with an unknown subcommand, with a usage error (exit 2)
+// naming the valid ones, instead of printing help and exiting 0.
+func requireSubcommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		if len(args) == 0 {
+			return &usageError{fmt.Errorf("%s needs a subcommand: %s", c.CommandPath(), strings.Join(names, ", "))}
+		}
+		return &usageError{fmt.Errorf("unknown command %q for %s (valid: %s)", args[0], c.CommandPath(), strings.Join(names, ", "))}
+	}
+	return cmd
 }
 
 // defaultActor is the OS user, recorded in the audit log.

@@ -18,7 +18,7 @@ import (
 )
 
 func newRecordingsCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "recordings", Short: "What was recorded, when, why, and where the file is"}
+	cmd := requireSubcommand(&cobra.Command{Use: "recordings", Short: "What was recorded, when, why, and where the file is"})
 	cmd.AddCommand(newRecordingsListCmd(a), newRecordingsShowCmd(a))
 	return cmd
 }
@@ -168,7 +168,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func newAuditCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Who changed which rule when, before and after"}
+	cmd := requireSubcommand(&cobra.Command{Use: "audit", Short: "Who changed which rule when, before and after"})
 	var since string
 	var asJSON bool
 	list := &cobra.Command{
@@ -218,7 +218,7 @@ func newAuditCmd(a *app) *cobra.Command {
 }
 
 func newRetentionCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "retention", Short: "Delete recordings past their retention"}
+	cmd := requireSubcommand(&cobra.Command{Use: "retention", Short: "Delete recordings past their retention"})
 	var dryRun bool
 	var actor string
 	run := &cobra.Command{
@@ -272,6 +272,13 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 		}
 		days, _ := rs.RetentionDays(r.Station)
 		if dryRun {
+			if r.File != "" && r.State != rules.StateRemoved {
+				if err := files.CheckRemovable(r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					skipped++
+					fmt.Fprintf(w, "recording %d: would NOT be deleted: %v\n", r.ID, err)
+					continue
+				}
+			}
 			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, r.Station, fmtTime(r.EndedAt), days, orDash(r.File))
 			continue
 		}
@@ -295,6 +302,9 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
 	}
 	if dryRun {
+		if skipped > 0 {
+			fmt.Fprintf(w, "retention (dry run): %d recording(s) would be refused\n", skipped)
+		}
 		return nil
 	}
 	if len(ids) > 0 {

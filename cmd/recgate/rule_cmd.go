@@ -17,7 +17,7 @@ func newRuleCmd(a *app) *cobra.Command {
 			"MODE is off, auto or ondemand.",
 	}
 	cmd.AddCommand(newRuleSetCmd(a, true), newRuleSetCmd(a, false))
-	return cmd
+	return requireSubcommand(cmd)
 }
 
 func newRuleSetCmd(a *app, set bool) *cobra.Command {

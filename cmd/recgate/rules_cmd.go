@@ -16,7 +16,7 @@ import (
 )
 
 func newRulesCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "rules", Short: "Import and export the rules as YAML"}
+	cmd := requireSubcommand(&cobra.Command{Use: "rules", Short: "Import and export the rules as YAML"})
 	cmd.AddCommand(newRulesImportCmd(a), newRulesExportCmd(a))
 	return cmd
 }
@@ -68,7 +68,7 @@ func newRulesExportCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "export [FILE]",
 		Short: "Write the rules as YAML to FILE, or to stdout",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  maxArgs(1, "[FILE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.openStore(cmd)
 			if err != nil {

@@ -357,6 +357,15 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+func maxArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return &usageError{fmt.Errorf("usage: %s %s (got %d arguments)", cmd.CommandPath(), names, len(args))}
+		}
+		return nil
+	}
+}
+
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {

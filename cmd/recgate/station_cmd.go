@@ -19,7 +19,7 @@ type stationFlags struct {
 
 func (f *stationFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.name, "name", "", "a human label, e.g. \"Anna (sales desk)\"")
-	cmd.Flags().StringVar(&f.kind, "kind", "", "sip_phone, mobile_app, softphone or gateway")
+	cmd.Flags().StringVar(&f.kind, "kind", "", "sip_phone, mobile_app, softphone or gateway (add: sip_phone when not given)")
 	cmd.Flags().StringVar(&f.group, "group", "", "the group it inherits from (\"\" for none)")
 	cmd.Flags().StringVar(&f.announce, "announce", "", "play the recording notice: yes, no or inherit")
 	cmd.Flags().StringVar(&f.retention, "retention-days", "", "keep its recordings N days (\"inherit\" for the group's)")
@@ -64,7 +64,7 @@ func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.St
 }
 
 func newStationCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "station", Short: "Add, change, remove and list stations (phones)"}
+	cmd := requireSubcommand(&cobra.Command{Use: "station", Short: "Add, change, remove and list stations (phones)"})
 	cmd.AddCommand(newStationAddCmd(a, true), newStationAddCmd(a, false), newStationRmCmd(a), newStationListCmd(a))
 	return cmd
 }
@@ -182,7 +182,7 @@ func printStations(w io.Writer, list []stationJSON) {
 	}
 	fmt.Fprintln(tw, "\tANNOUNCE")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), s.Kind, orDash(s.Group))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
 		for _, d := range rules.AllDirections() {
 			m := string(s.Effective[d])
 			if _, own := s.Rules[d]; own {
