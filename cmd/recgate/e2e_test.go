@@ -58,9 +58,21 @@ type harness struct {
 	logs    *syncBuffer
 }
 
+// serverOpts are additions to the harness's configuration file.
+type serverOpts struct {
+	agi       string // added to the agi section, e.g. `, max_sessions: 1`
+	recording string // added to the recording section, e.g. `, file_template: "…"`
+	extra     string // added at the end of the file
+}
+
 // startServer starts a server; recordingExtra is added to the recording
 // section (e.g. `, file_template: "…"`), extraConfig to the file.
 func startServer(t *testing.T, extraConfig string, recordingExtra ...string) *harness {
+	t.Helper()
+	return startServerWith(t, serverOpts{extra: extraConfig, recording: strings.Join(recordingExtra, "")})
+}
+
+func startServerWith(t *testing.T, o serverOpts) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, recDir: filepath.Join(dir, "rec"), cfgPath: filepath.Join(dir, "recgate.yaml"), logs: &syncBuffer{}}
@@ -68,12 +80,12 @@ func startServer(t *testing.T, extraConfig string, recordingExtra ...string) *ha
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`
-agi: {listen: "127.0.0.1:0", read_timeout: 2s}
+agi: {listen: "127.0.0.1:0", read_timeout: 2s%s}
 http: {listen: "127.0.0.1:0"}
 store: {path: %q}
 recording: {dir: %q%s}
 log: {level: debug}
-%s`, filepath.Join(dir, "recgate.db"), h.recDir, strings.Join(recordingExtra, ""), extraConfig)
+%s`, o.agi, filepath.Join(dir, "recgate.db"), h.recDir, o.recording, o.extra)
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
