@@ -60,8 +60,22 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(env.Stderr, "recgate: %v\n", err)
+	fmt.Fprintf(env.Stderr, "recgate: %s\n", errorLine(err))
 	return exitCode(err)
+}
+
+// errorLine is the one line an operator sees: for a refusal (invalid, not
+// found, conflict) the message meant for them, without the layers of
+// operation context that wrapped it; anything else in full.
+func errorLine(err error) string {
+	var e *rules.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case rules.EINVALID, rules.ENOTFOUND, rules.ECONFLICT:
+			return e.Message
+		}
+	}
+	return err.Error()
 }
 
 func exitCode(err error) int {
