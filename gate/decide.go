@@ -64,7 +64,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	rs := h.currentRules(ctx, cfg)
 	dir, classified, err := h.direction(ctx, s, cfg, rs)
 	if err != nil {
-		return h.decideFailed(ctx, s, start, c, err)
+		return h.decideFailed(ctx, s, start, c, rules.Decision{Direction: DirectionUnclassified, Source: rules.SourceFallback}, err)
 	}
 	var dec rules.Decision
 	switch {
@@ -81,6 +81,9 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	if dec.Source == rules.SourceFallback {
 		dec.Announce = dec.Mode != rules.Off
 	}
+	if !classified {
+		dec.Direction = DirectionUnclassified
+	}
 
 	vars := make([]variable, 0, 7)
 	prev, tracked := h.calls.get(c.uniqueID)
@@ -90,11 +93,11 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		if !tracked || rec.State != rules.StateRecording {
 			rec = newRecording(c, dec, h.now())
 			if err := h.startMixMonitor(ctx, s, cfg, &rec, rules.TriggerAuto); err != nil {
-				return h.decideFailed(ctx, s, start, c, err)
+				return h.decideFailed(ctx, s, start, c, dec, err)
 			}
 			if !tracked {
 				if err := h.pushHangupHandler(ctx, s, cfg); err != nil {
-					return h.decideFailed(ctx, s, start, c, err)
+					return h.decideFailed(ctx, s, start, c, dec, err)
 				}
 			}
 			h.calls.put(rec)
@@ -104,12 +107,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	case rules.OnDemand:
 		features, err := h.armFeatures(ctx, s, cfg)
 		if err != nil {
-			return h.decideFailed(ctx, s, start, c, err)
+			return h.decideFailed(ctx, s, start, c, dec, err)
 		}
 		vars = append(vars, variable{"DYNAMIC_FEATURES", features})
 		if !tracked {
 			if err := h.pushHangupHandler(ctx, s, cfg); err != nil {
-				return h.decideFailed(ctx, s, start, c, err)
+				return h.decideFailed(ctx, s, start, c, dec, err)
 			}
 			rec := newRecording(c, dec, h.now())
 			h.calls.put(rec)
@@ -119,9 +122,6 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		}
 	}
 	direction := string(dec.Direction)
-	if !classified {
-		direction = DirectionUnclassified
-	}
 	vars = append(vars,
 		variable{VarDirection, direction},
 		variable{VarStation, c.station},
@@ -130,7 +130,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		variable{VarDecision, string(dec.Mode)}, // last: empty until everything else is done
 	)
 	if err := setVariables(ctx, s, vars); err != nil {
-		return h.decideFailed(ctx, s, start, c, err)
+		return h.decideFailed(ctx, s, start, c, dec, err)
 	}
 	elapsed := time.Since(start)
 	if h.metrics != nil {
@@ -142,12 +142,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	return nil
 }
 
-// decideFailed reports a decision that could not be carried out: it sets
+// decideFailed reports decision dec that could not be carried out: it sets
 // RECGATE_DECISION=error when the channel still listens, so the dialplan
 // applies its own default, and counts and logs the cause.
-func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.Time, c call, cause error) error {
+func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.Time, c call, dec rules.Decision, cause error) error {
 	if h.metrics != nil {
-		h.metrics.Decisions.WithLabelValues(DirectionUnclassified, DecisionError, string(rules.SourceFallback)).Inc()
+		h.metrics.Decisions.WithLabelValues(string(dec.Direction), DecisionError, string(dec.Source)).Inc()
 		h.metrics.DecisionDuration.Observe(time.Since(start).Seconds())
 	}
 	h.log.Error("decide failed", "uniqueid", c.uniqueID, "station", c.station, "err", cause)

@@ -92,12 +92,16 @@ func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 // Serve opens the server, runs it until ctx is done (SIGTERM/SIGINT), and
 // shuts down gracefully within shutdown_timeout. SIGHUP reloads the config.
 func (m *Main) Serve(ctx context.Context) error {
-	if err := m.Open(ctx); err != nil {
-		return err
-	}
+	// Catch SIGHUP before anything can send it: its default action would
+	// kill the server (a reload right after start must not stop it).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if err := m.Open(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, m.Close(cctx))
+	}
 	var serveErr error
 loop:
 	for {
