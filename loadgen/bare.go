@@ -1,0 +1,210 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrServerClosed is returned by BareServer.Serve after Close.
+var ErrServerClosed = errors.New("loadgen: bare server closed")
+
+// bareCommand is what the bare responder sends: the shape of recgate's last
+// command, with no decision behind it.
+const bareCommand = "EXEC MSet \"RECGATE_DECISION=off\"\n"
+
+// maxEnvLines bounds the environment block the bare responder reads.
+const maxEnvLines = 200
+
+// BareServer is a FastAGI server with no logic: it reads the environment
+// block, sends a fixed number of commands reading one reply each, and
+// closes. Its cost is the protocol's own (TCP, line reads and writes), so it
+// is the limit a real server is measured against.
+type BareServer struct {
+	// CommandsPerSession is the mean number of commands per session. A
+	// fractional mean is spread evenly: session i sends
+	// floor((i+1)·K) − floor(i·K) commands.
+	CommandsPerSession float64
+	// Timeout bounds each session; default 5s.
+	Timeout time.Duration
+	// MaxSessions caps sessions at once; over it a connection is closed at
+	// once. Default 100000.
+	MaxSessions int
+
+	seq    atomic.Int64
+	served atomic.Int64
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Served is the number of sessions that sent all their commands and read
+// every reply.
+func (s *BareServer) Served() int64 { return s.served.Load() }
+
+// Serve accepts connections on l until Close; it returns ErrServerClosed
+// after Close, or the accept error that stopped it.
+func (s *BareServer) Serve(l net.Listener) error {
+	if s.CommandsPerSession < 0 || s.CommandsPerSession > defaultMaxCommands || math.IsNaN(s.CommandsPerSession) {
+		return fmt.Errorf("bare serve: commands per session %g: want 0..%d", s.CommandsPerSession, defaultMaxCommands)
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	limit := s.MaxSessions
+	if limit <= 0 {
+		limit = maxConcurrency
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.ln = l
+	if s.conns == nil {
+		s.conns = make(map[net.Conn]struct{})
+	}
+	s.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("bare serve: accept: %w", err)
+			}
+			// Temporary trouble such as too many open files: back off.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !s.track(conn, limit) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer s.untrack(conn)
+			if s.session(conn, timeout) == nil {
+				s.served.Add(1)
+			}
+		}()
+	}
+}
+
+func (s *BareServer) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *BareServer) track(c net.Conn, limit int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.conns) >= limit {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *BareServer) untrack(c net.Conn) {
+	c.Close()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Close stops accepting, closes every open session and waits for their
+// goroutines. It is safe to call more than once.
+func (s *BareServer) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+		s.ln = nil
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// commands returns how many commands the next session sends.
+func (s *BareServer) commands() int {
+	i := float64(s.seq.Add(1) - 1)
+	k := s.CommandsPerSession
+	return int(math.Floor((i+1)*k) - math.Floor(i*k))
+}
+
+func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return fmt.Errorf("bare session: %w", err)
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(conn)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	for lines := 0; ; lines++ {
+		if lines == maxEnvLines {
+			return fmt.Errorf("bare session: environment over %d lines: %w", maxEnvLines, errProtocol)
+		}
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("bare session: read environment: %w", err)
+		}
+		if len(line) == 1 || len(line) == 2 && line[0] == '\r' {
+			break
+		}
+	}
+	for range s.commands() {
+		if _, err := io.WriteString(conn, bareCommand); err != nil {
+			return fmt.Errorf("bare session: send command: %w", err)
+		}
+		if _, err := br.ReadSlice('\n'); err != nil {
+			return fmt.Errorf("bare session: read reply: %w", err)
+		}
+	}
+	return nil
+}
+
+// ListenBare starts a BareServer on an ephemeral loopback port and returns
+// it with its address; Close stops it and waits for it.
+func ListenBare(ctx context.Context, commandsPerSession float64) (*BareServer, string, error) {
+	if commandsPerSession < 0 || commandsPerSession > defaultMaxCommands || math.IsNaN(commandsPerSession) {
+		return nil, "", fmt.Errorf("listen bare: commands per session %g: want 0..%d", commandsPerSession, defaultMaxCommands)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("listen bare: %w", err)
+	}
+	s := &BareServer{CommandsPerSession: commandsPerSession, ln: ln}
+	s.wg.Go(func() { s.Serve(ln) }) // returns ErrServerClosed once Close closes ln
+	return s, ln.Addr().String(), nil
+}

@@ -1,0 +1,244 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Limits of one session on the Asterisk side.
+const (
+	maxLine            = 8 << 10 // longest command line accepted
+	defaultMaxCommands = 64      // commands accepted in one session
+)
+
+// Errors counts failed sessions by cause.
+type Errors struct {
+	Refused  int64 `json:"refused"`  // the connection was refused
+	Timeout  int64 `json:"timeout"`  // connect, read or write passed its deadline
+	Protocol int64 `json:"protocol"` // a line too long, too many commands, no command line
+	Closed   int64 `json:"closed"`   // the server closed before sending any command
+	Other    int64 `json:"other"`    // any other I/O error (reset, …)
+}
+
+// Total is the number of failed sessions.
+func (e Errors) Total() int64 { return e.Refused + e.Timeout + e.Protocol + e.Closed + e.Other }
+
+// errorCounter is Errors updated from many goroutines.
+type errorCounter struct{ refused, timeout, protocol, closed, other atomic.Int64 }
+
+func (c *errorCounter) add(err error) {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		c.refused.Add(1)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		c.timeout.Add(1)
+	case errors.Is(err, errProtocol):
+		c.protocol.Add(1)
+	case errors.Is(err, errClosedEarly):
+		c.closed.Add(1)
+	default:
+		c.other.Add(1)
+	}
+}
+
+func (c *errorCounter) snapshot() Errors {
+	return Errors{Refused: c.refused.Load(), Timeout: c.timeout.Load(), Protocol: c.protocol.Load(), Closed: c.closed.Load(), Other: c.other.Load()}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+var (
+	errProtocol    = errors.New("protocol error")
+	errClosedEarly = errors.New("server closed the connection before any command")
+)
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLine) }}
+
+// peer is the Asterisk side of sessions: how it dials and how long it waits.
+type peer struct {
+	dialer      *net.Dialer
+	target      string
+	timeout     time.Duration // whole-session deadline, connect included
+	maxCommands int
+}
+
+func newPeer(target string, timeout time.Duration, maxCommands int) *peer {
+	d := loopbackDialer()
+	d.Timeout = timeout
+	if maxCommands <= 0 {
+		maxCommands = defaultMaxCommands
+	}
+	return &peer{dialer: d, target: target, timeout: timeout, maxCommands: maxCommands}
+}
+
+// holdSpec makes a session answer its first command only at release, after
+// calling held once that command has arrived.
+type holdSpec struct {
+	release time.Time
+	held    func()
+}
+
+// session runs one FastAGI session: connect, send env, answer every command
+// until the server closes the connection. It returns the number of commands
+// answered; a session that ends with EOF after at least one command is a
+// success.
+func (p *peer) session(ctx context.Context, env []byte, hold *holdSpec) (int, error) {
+	deadline := time.Now().Add(p.timeout)
+	if hold != nil {
+		deadline = hold.release.Add(p.timeout)
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	conn, err := p.dialer.DialContext(dctx, "tcp", p.target)
+	if err != nil {
+		return 0, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return 0, fmt.Errorf("set deadline: %w", err)
+	}
+	if _, err := conn.Write(env); err != nil {
+		return 0, fmt.Errorf("send environment: %w", err)
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(conn)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	var vars channelVars
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF) && len(line) == 0:
+			if n == 0 {
+				return 0, errClosedEarly
+			}
+			return n, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			return n, fmt.Errorf("read command: line over %d bytes: %w", maxLine, errProtocol)
+		case errors.Is(err, io.EOF):
+			return n, fmt.Errorf("read command: line cut short: %w", errProtocol)
+		default:
+			return n, fmt.Errorf("read command: %w", err)
+		}
+		n++
+		if n > p.maxCommands {
+			return n, fmt.Errorf("read command: more than %d commands: %w", p.maxCommands, errProtocol)
+		}
+		if n == 1 && hold != nil {
+			hold.held()
+			if err := sleepUntil(ctx, hold.release); err != nil {
+				return n, fmt.Errorf("hold: %w", err)
+			}
+		}
+		cmd := strings.TrimRight(string(line), "\r\n")
+		if _, err := io.WriteString(conn, vars.reply(cmd)+"\n"); err != nil {
+			return n, fmt.Errorf("send reply: %w", err)
+		}
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// channelVars is the channel's variables as one session's commands leave them.
+type channelVars map[string]string
+
+// reply returns the one line Asterisk 22 answers to cmd (see the
+// transcripts): SET VARIABLE stores, GET VARIABLE reads, EXEC runs (MSet
+// stores its pairs), VERBOSE logs, anything else is unknown.
+func (v *channelVars) reply(cmd string) string {
+	word, rest, _ := strings.Cut(cmd, " ")
+	switch strings.ToUpper(word) {
+	case "SET":
+		sub, rest, _ := strings.Cut(rest, " ")
+		if !strings.EqualFold(sub, "VARIABLE") {
+			break
+		}
+		name, value, _ := strings.Cut(rest, " ")
+		v.set(strings.TrimLeft(name, "_"), unquote(value))
+		return "200 result=1"
+	case "GET":
+		sub, name, _ := strings.Cut(rest, " ")
+		if !strings.EqualFold(sub, "VARIABLE") {
+			break
+		}
+		if val, ok := (*v)[name]; ok {
+			return "200 result=1 (" + val + ")"
+		}
+		return "200 result=0"
+	case "EXEC":
+		app, args, _ := strings.Cut(rest, " ")
+		if strings.EqualFold(app, "MSet") {
+			for pair := range strings.SplitSeq(unquote(args), ",") {
+				if name, val, ok := strings.Cut(pair, "="); ok && name != "" {
+					v.set(strings.TrimLeft(name, "_"), val)
+				}
+			}
+		}
+		return "200 result=0"
+	case "VERBOSE":
+		return "200 result=1"
+	}
+	return "510 Invalid or unknown command"
+}
+
+func (v *channelVars) set(name, value string) {
+	if name == "" {
+		return
+	}
+	if *v == nil {
+		*v = make(channelVars, 8)
+	}
+	(*v)[name] = value
+}
+
+// unquote removes the double quotes around an AGI argument and its
+// backslash escapes, as Asterisk's argument parser does.
+func unquote(s string) string {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return s
+	}
+	s = s[1 : len(s)-1]
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
