@@ -32,12 +32,7 @@ func newExplainCmd(a *app) *cobra.Command {
 			if err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			rs, err := st.LoadRules(cmd.Context())
+			rs, err := a.loadRules(cmd)
 			if err != nil {
 				return err
 			}

@@ -169,11 +169,7 @@ func newGroupListCmd(a *app) *cobra.Command {
 
 func printGroups(w io.Writer, list []groupJSON) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "NAME\tPROFILE")
-	for _, d := range rules.AllDirections() {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(d)))
-	}
-	fmt.Fprintln(tw, "\tANNOUNCE\tRETENTION\tSTATIONS")
+	fmt.Fprintln(tw, "NAME\tPROFILE\t"+directionHeaders()+"\tANNOUNCE\tRETENTION\tSTATIONS")
 	for _, g := range list {
 		fmt.Fprintf(tw, "%s\t%s", g.Name, orDash(g.Profile))
 		for _, d := range rules.AllDirections() {
@@ -210,11 +206,7 @@ func newProfilesCmd(a *app) *cobra.Command {
 				return printJSON(a.env.Stdout, ps)
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprint(tw, "PROFILE")
-			for _, d := range rules.AllDirections() {
-				fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(d)))
-			}
-			fmt.Fprintln(tw, "\tDESCRIPTION")
+			fmt.Fprintln(tw, "PROFILE\t"+directionHeaders()+"\tDESCRIPTION")
 			for _, p := range ps {
 				fmt.Fprint(tw, p.Name)
 				for _, d := range rules.AllDirections() {

@@ -32,14 +32,11 @@ func newRecordingsListCmd(a *app) *cobra.Command {
 		Short: "List recordings and armed on-demand calls, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := store.RecordingFilter{Station: station, Limit: limit}
-			if since != "" {
-				t, err := parseSince(since, time.Now())
-				if err != nil {
-					return err
-				}
-				f.Since = t
+			t, err := parseSince(since, time.Now())
+			if err != nil {
+				return err
 			}
+			f := store.RecordingFilter{Station: station, Since: t, Limit: limit}
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
@@ -60,7 +57,7 @@ func newRecordingsListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&station, "station", "", "only this station's recordings")
-	cmd.Flags().StringVar(&since, "since", "", "only since T: 2026-11-24, 2026-11-24T10:00:00Z, or a duration ago like 24h or 7d")
+	sinceFlag(cmd, &since)
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many (0: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -140,6 +137,10 @@ func printRecording(w io.Writer, r *rules.Recording) {
 	tw.Flush()
 }
 
+func sinceFlag(cmd *cobra.Command, since *string) {
+	cmd.Flags().StringVar(since, "since", "", "only since T: 2026-11-24, 2026-11-24T10:00:00Z, or a duration ago like 24h or 7d")
+}
+
 func fmtTime(t *time.Time) string {
 	if t == nil {
 		return "-"
@@ -148,8 +149,11 @@ func fmtTime(t *time.Time) string {
 }
 
 // parseSince accepts an RFC 3339 time, a date (local midnight), or a
-// duration before now ("24h", "90m", "7d").
+// duration before now ("24h", "90m", "7d"); "" is the zero time (no bound).
 func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
@@ -176,12 +180,9 @@ func newAuditCmd(a *app) *cobra.Command {
 		Short: "List the audit log, oldest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var t time.Time
-			if since != "" {
-				var err error
-				if t, err = parseSince(since, time.Now()); err != nil {
-					return err
-				}
+			t, err := parseSince(since, time.Now())
+			if err != nil {
+				return err
 			}
 			st, err := a.openStore(cmd)
 			if err != nil {
@@ -211,7 +212,7 @@ func newAuditCmd(a *app) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVar(&since, "since", "", "only since T: 2026-11-24, 2026-11-24T10:00:00Z, or a duration ago like 24h or 7d")
+	sinceFlag(list, &since)
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(list)
 	return cmd

@@ -70,12 +70,7 @@ func newRulesExportCmd(a *app) *cobra.Command {
 		Short: "Write the rules as YAML to FILE, or to stdout",
 		Args:  maxArgs(1, "[FILE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			rs, err := st.LoadRules(cmd.Context())
+			rs, err := a.loadRules(cmd)
 			if err != nil {
 				return err
 			}

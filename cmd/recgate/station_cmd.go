@@ -176,11 +176,7 @@ func newStationListCmd(a *app) *cobra.Command {
 
 func printStations(w io.Writer, list []stationJSON) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "ID\tNAME\tKIND\tGROUP")
-	for _, d := range rules.AllDirections() {
-		fmt.Fprintf(tw, "\t%s", strings.ToUpper(string(d)))
-	}
-	fmt.Fprintln(tw, "\tANNOUNCE")
+	fmt.Fprintln(tw, "ID\tNAME\tKIND\tGROUP\t"+directionHeaders()+"\tANNOUNCE")
 	for _, s := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
 		for _, d := range rules.AllDirections() {
@@ -258,6 +254,11 @@ func triState(b *bool) string {
 		return "-"
 	}
 	return yesNo(*b)
+}
+
+// directionHeaders is the tab-separated header of one column per direction.
+func directionHeaders() string {
+	return strings.ToUpper(strings.Join(directionNames(), "\t"))
 }
 
 func validList(what string, names []string) string {
