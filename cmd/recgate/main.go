@@ -144,6 +144,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRecordingsCmd(a),
 		newAuditCmd(a),
 		newRetentionCmd(a),
+		newBenchCmd(a),
 	)
 	return root
 }
