@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -38,8 +37,9 @@ type BareServer struct {
 	// once. Default 100000.
 	MaxSessions int
 
-	seq    atomic.Int64
-	served atomic.Int64
+	readers sync.Pool // *bufio.Reader
+	seq     atomic.Int64
+	served  atomic.Int64
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -164,12 +164,8 @@ func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return fmt.Errorf("bare session: %w", err)
 	}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(conn)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
+	br := getReader(&s.readers, conn)
+	defer putReader(&s.readers, br)
 	for lines := 0; ; lines++ {
 		if lines == maxEnvLines {
 			return fmt.Errorf("bare session: environment over %d lines: %w", maxEnvLines, errProtocol)

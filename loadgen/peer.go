@@ -65,7 +65,21 @@ var (
 	errClosedEarly = errors.New("server closed the connection before any command")
 )
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLine) }}
+// getReader returns a reader of maxLine bytes on r from pool.
+func getReader(pool *sync.Pool, r io.Reader) *bufio.Reader {
+	br, _ := pool.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(nil, maxLine)
+	}
+	br.Reset(r)
+	return br
+}
+
+// putReader returns br to pool, dropping its connection.
+func putReader(pool *sync.Pool, br *bufio.Reader) {
+	br.Reset(nil)
+	pool.Put(br)
+}
 
 // peer is the Asterisk side of sessions: how it dials and how long it waits.
 type peer struct {
@@ -73,6 +87,7 @@ type peer struct {
 	target      string
 	timeout     time.Duration // whole-session deadline, connect included
 	maxCommands int
+	readers     sync.Pool // *bufio.Reader
 }
 
 func newPeer(target string, timeout time.Duration, maxCommands int) *peer {
@@ -115,12 +130,8 @@ func (p *peer) session(ctx context.Context, env []byte, hold *holdSpec) (int, er
 	if _, err := conn.Write(env); err != nil {
 		return 0, fmt.Errorf("send environment: %w", err)
 	}
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(conn)
-	defer func() {
-		br.Reset(nil)
-		readerPool.Put(br)
-	}()
+	br := getReader(&p.readers, conn)
+	defer putReader(&p.readers, br)
 	var vars channelVars
 	n := 0
 	for {

@@ -58,7 +58,7 @@ func TestEnvBlockMatchesAsterisk(t *testing.T) {
 			wantKeys = append(wantKeys, k)
 		}
 	}
-	for _, dir := range allDirections {
+	for _, dir := range allDirections() {
 		c := newCaller(Scenario{Path: "decide", Direction: dir, Stations: 10, Distribution: DistUniform, Seed: 7}, 3, 1795511818)
 		k := c.next()
 		var b strings.Builder

@@ -17,7 +17,10 @@ const (
 	DirectionMix           = "mix"
 )
 
-var allDirections = []string{DirectionOutbound, DirectionInboundDirect, DirectionInboundQueue, DirectionInternal}
+// allDirections returns the four directions DirectionMix draws from.
+func allDirections() []string {
+	return []string{DirectionOutbound, DirectionInboundDirect, DirectionInboundQueue, DirectionInternal}
+}
 
 // Station id distributions.
 const (
@@ -116,7 +119,8 @@ func (c *caller) next() call {
 	c.seq++
 	dir := c.sc.Direction
 	if dir == DirectionMix {
-		dir = allDirections[c.rng.Intn(len(allDirections))]
+		dirs := allDirections()
+		dir = dirs[c.rng.Intn(len(dirs))]
 	}
 	st := strconv.Itoa(c.station())
 	k := call{
