@@ -110,8 +110,9 @@ type writer struct {
 }
 
 const (
-	writerQueue = 65536
-	writerBatch = 512
+	writerQueue  = 65536
+	writerBatch  = 1024
+	writerLinger = 20 * time.Millisecond
 )
 
 func newWriter(store RecordingStore, log *slog.Logger, onError func()) *writer {
@@ -143,21 +144,49 @@ func (w *writer) run() {
 	defer close(w.done)
 	batch := make([]*rules.Recording, 0, writerBatch)
 	for r := range w.queue {
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < writerBatch {
-			select {
-			case r, ok := <-w.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		w.flush(batch)
+		batch = w.collect(append(batch[:0], r))
+		w.flush(coalesce(batch))
 	}
+}
+
+// collect adds what arrives within writerLinger (up to writerBatch rows),
+// so that under load one transaction carries many rows: per-transaction
+// cost, not per-row cost, dominates small SQLite writes.
+func (w *writer) collect(batch []*rules.Recording) []*rules.Recording {
+	linger := time.NewTimer(writerLinger)
+	defer linger.Stop()
+	for len(batch) < writerBatch {
+		select {
+		case r, ok := <-w.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-linger.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// coalesce keeps only the last save of each channel in a batch (armed,
+// then recording, then ended collapse into one row write), in the order
+// of those last saves.
+func coalesce(batch []*rules.Recording) []*rules.Recording {
+	last := make(map[string]int, len(batch))
+	for i, r := range batch {
+		last[r.UniqueID] = i
+	}
+	if len(last) == len(batch) {
+		return batch
+	}
+	out := batch[:0]
+	for i, r := range batch {
+		if last[r.UniqueID] == i {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (w *writer) flush(batch []*rules.Recording) {

@@ -309,3 +309,18 @@ func FuzzFileName(f *testing.F) {
 		}
 	})
 }
+
+func TestCoalesceKeepsLastSavePerChannel(t *testing.T) {
+	r := func(uid string, st rules.RecordingState) *rules.Recording {
+		return &rules.Recording{UniqueID: uid, State: st}
+	}
+	batch := []*rules.Recording{r("a", rules.StateArmed), r("b", rules.StateRecording), r("a", rules.StateRecording), r("c", rules.StateArmed), r("a", rules.StateEnded)}
+	got := coalesce(batch)
+	var s []string
+	for _, x := range got {
+		s = append(s, x.UniqueID+":"+string(x.State))
+	}
+	if want := "b:recording c:armed a:ended"; strings.Join(s, " ") != want {
+		t.Errorf("coalesce = %q, want %q", strings.Join(s, " "), want)
+	}
+}

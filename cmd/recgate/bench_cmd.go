@@ -248,12 +248,12 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 		if k == 0 {
 			return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, rec.Errors.Total(), rec.Errors)
 		}
-		bare, addr, err := loadgen.ListenBare(ctx, k)
+		addr, stop, err := startBareProcess(ctx, k)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 		res, err := func() (*loadgen.Result, error) {
-			defer bare.Close()
+			defer stop()
 			if err := warmUp(ctx, f, addr); err != nil {
 				return nil, err
 			}

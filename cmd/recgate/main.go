@@ -145,6 +145,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newAuditCmd(a),
 		newRetentionCmd(a),
 		newBenchCmd(a),
+		newBenchBareCmd(a),
 	)
 	return root
 }
