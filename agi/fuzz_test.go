@@ -133,11 +133,12 @@ func FuzzReplyFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conn := &scriptConn{r: bytes.NewReader(data)}
 		br := bufio.NewReaderSize(conn, 1024)
-		s, err := newSession(conn, br, &Request{}, time.Second)
+		z, err := newZagiConn()
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := t.Context()
+		s := newSession(conn, br, &Request{}, time.Second, z, ctx.Done())
 		for i := 0; i < 100; i++ {
 			_, _, err := s.GetVariable(ctx, "X")
 			if err == nil || errors.Is(err, ErrInvalidCommand) || errors.Is(err, ErrDeadChannel) || errors.Is(err, ErrUsage) {

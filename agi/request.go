@@ -2,6 +2,7 @@ package agi
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -90,8 +91,12 @@ func (r *Request) lookupParam(name string) (string, bool) {
 // malformed line is an error wrapping ErrMalformed; a peer that goes away
 // gives an error wrapping ErrClosed.
 func readRequest(br *bufio.Reader) (*Request, error) {
-	env := make(map[string]string, 32)
-	var args []string
+	// The block is gathered first and converted to one string, so every
+	// key and value below is a substring of it: one allocation for the
+	// whole environment instead of two per line.
+	var blockBuf [2048]byte
+	var endsBuf [48]int
+	block, ends := blockBuf[:0], endsBuf[:0]
 	for n := 0; ; n++ {
 		line, err := readLine(br)
 		if err != nil {
@@ -106,20 +111,35 @@ func readRequest(br *bufio.Reader) (*Request, error) {
 		if n >= maxEnvLines {
 			return nil, fmt.Errorf("read environment: %w: more than %d lines", ErrMalformed, maxEnvLines)
 		}
-		key, value, err := splitEnvLine(line)
-		if err != nil {
+		// Refuse what is plainly not AGI (an HTTP request, binary) at
+		// once; the full check of each line follows below.
+		if !bytes.HasPrefix(line, []byte("agi_")) || bytes.IndexByte(line, ':') < 0 {
+			_, _, err := splitEnvLine(string(line))
 			return nil, fmt.Errorf("read environment line %d: %w", n+1, err)
 		}
+		block = append(block, line...)
+		ends = append(ends, len(block))
+	}
+	text := string(block)
+	env := make(map[string]string, len(ends))
+	var args []string
+	for i, start := 0, 0; i < len(ends); i++ {
+		line := text[start:ends[i]]
+		start = ends[i]
+		key, value, err := splitEnvLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("read environment line %d: %w", i+1, err)
+		}
 		if _, dup := env[key]; dup {
-			return nil, fmt.Errorf("read environment line %d: %w: duplicate key %q", n+1, ErrMalformed, key)
+			return nil, fmt.Errorf("read environment line %d: %w: duplicate key %q", i+1, ErrMalformed, key)
 		}
 		env[key] = value
 		if num, ok := strings.CutPrefix(key, "arg_"); ok {
-			i, err := strconv.Atoi(num)
-			if err != nil || i != len(args)+1 {
-				return nil, fmt.Errorf("read environment line %d: %w: argument %q out of order", n+1, ErrMalformed, key)
+			n, err := strconv.Atoi(num)
+			if err != nil || n != len(args)+1 {
+				return nil, fmt.Errorf("read environment line %d: %w: argument %q out of order", i+1, ErrMalformed, key)
 			}
-			if i > maxArgs {
+			if n > maxArgs {
 				return nil, fmt.Errorf("read environment: %w: more than %d arguments", ErrMalformed, maxArgs)
 			}
 			args = append(args, value)
@@ -153,8 +173,8 @@ func readRequest(br *bufio.Reader) (*Request, error) {
 
 // splitEnvLine splits "agi_<key>: <value>". Keys are ASCII letters, digits
 // and '_'; values may hold any byte but control characters (tab allowed).
-func splitEnvLine(line []byte) (key, value string, err error) {
-	rest, ok := strings.CutPrefix(string(line), "agi_")
+func splitEnvLine(line string) (key, value string, err error) {
+	rest, ok := strings.CutPrefix(line, "agi_")
 	if !ok {
 		return "", "", fmt.Errorf("%w: line does not start with agi_", ErrMalformed)
 	}

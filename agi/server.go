@@ -71,6 +71,7 @@ type Server struct {
 	allow   atomic.Pointer[[]netip.Prefix]
 	active  atomic.Int64
 	readers sync.Pool // *bufio.Reader
+	zagis   sync.Pool // *zagiConn
 
 	initOnce sync.Once
 	requests map[string]struct{}
@@ -249,13 +250,14 @@ func (s *Server) accept(base context.Context, c net.Conn) {
 // the connection, recovering a panic so that other sessions go on.
 func (s *Server) serveSession(ctx context.Context, sc *serverConn) {
 	start := time.Now()
-	log := s.logger().With("remote", sc.conn.RemoteAddr().String())
+	// Most sessions log nothing here: build the logger only when needed.
+	log := func() *slog.Logger { return s.logger().With("remote", sc.conn.RemoteAddr().String()) }
 	request, result := requestOther, resultOK
 	var br *bufio.Reader
 	defer func() {
 		if p := recover(); p != nil {
 			result = resultPanic
-			log.Error("agi session panicked", "request", request, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			log().Error("agi session panicked", "request", request, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		sc.cancel()
 		sc.conn.Close()
@@ -271,21 +273,30 @@ func (s *Server) serveSession(ctx context.Context, sc *serverConn) {
 	req, err := s.readEnv(ctx, sc.conn, br)
 	if err != nil {
 		result = resultOf(err)
-		logResult(log, result, "agi session ended before the request", "err", err)
+		if l, level, ok := s.resultLogger(sc.conn, result); ok {
+			l.Log(ctx, level, "agi session ended before the request", "err", err)
+		}
 		return
 	}
 	request = s.requestLabel(req.Script)
-	sess, err := newSession(sc.conn, br, req, s.readTimeout())
+	z, err := s.zagiConn()
 	if err != nil {
 		result = resultError
-		log.Error("agi session setup failed", "err", err)
+		log().Error("agi session setup failed", "err", err)
 		return
 	}
+	sess := newSession(sc.conn, br, req, s.readTimeout(), z, ctx.Done())
 	err = s.Handler.ServeAGI(ctx, sess)
+	if sess.broken == nil {
+		z.bind(nil, nil)
+		s.zagis.Put(z)
+	}
 	result = resultOf(err)
-	logResult(log, result, "agi session done",
-		"request", request, "script", req.Script, "uniqueid", req.UniqueID, "channel", req.Channel,
-		"commands", sess.Commands(), "hungup", sess.HungUp(), "duration", time.Since(start), "err", err)
+	if l, level, ok := s.resultLogger(sc.conn, result); ok {
+		l.Log(ctx, level, "agi session done",
+			"request", request, "script", req.Script, "uniqueid", req.UniqueID, "channel", req.Channel,
+			"commands", sess.Commands(), "hungup", sess.HungUp(), "duration", time.Since(start), "err", err)
+	}
 }
 
 // readEnv reads the environment block within the read timeout.
@@ -298,6 +309,14 @@ func (s *Server) readEnv(ctx context.Context, c net.Conn, br *bufio.Reader) (*Re
 		return nil, fmt.Errorf("read environment: %w", ioError(err))
 	}
 	return readRequest(br)
+}
+
+// zagiConn takes a pooled zaf/agi session, or makes one.
+func (s *Server) zagiConn() (*zagiConn, error) {
+	if z, ok := s.zagis.Get().(*zagiConn); ok {
+		return z, nil
+	}
+	return newZagiConn()
 }
 
 func (s *Server) reader(c net.Conn) *bufio.Reader {
@@ -332,13 +351,20 @@ func resultOf(err error) string {
 	return resultError
 }
 
-func logResult(log *slog.Logger, result, msg string, args ...any) {
+// resultLogger returns the logger and level for a session that ended with
+// result, or ok false when that level is disabled, so that the common
+// case (a good session at info) builds no log arguments at all.
+func (s *Server) resultLogger(c net.Conn, result string) (*slog.Logger, slog.Level, bool) {
 	level := slog.LevelDebug
 	switch result {
 	case resultError, resultBadInput, resultTimeout:
 		level = slog.LevelWarn
 	}
-	log.Log(context.Background(), level, msg, append(args, "result", result)...)
+	l := s.logger()
+	if !l.Enabled(context.Background(), level) {
+		return nil, 0, false
+	}
+	return l.With("remote", c.RemoteAddr().String(), "result", result), level, true
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, waits for

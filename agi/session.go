@@ -64,28 +64,52 @@ type Session struct {
 	req     *Request
 	conn    net.Conn
 	timeout time.Duration
+	base    <-chan struct{} // Done of the session's own context
+	z       *zagiConn
 	wire    *wire
 	zs      *zagi.Session
 	cmds    int
 	broken  error
 }
 
-// newSession wraps conn, whose environment was already read from br, and
-// hands zaf/agi a reader and writer that go through w.
-func newSession(conn net.Conn, br *bufio.Reader, req *Request, timeout time.Duration) (*Session, error) {
-	w := &wire{conn: conn, br: br, primed: true}
-	zs := new(zagi.Session)
-	// zaf/agi's Init parses the environment with a bufio.Scanner; the wire
-	// yields a lone "\n" first, so Init sees an empty environment and
-	// reads nothing from the connection. The real environment is req.
-	rw := bufio.NewReadWriter(bufio.NewReaderSize(w, 256), bufio.NewWriterSize(w, 512))
-	if err := zs.Init(rw); err != nil {
+// zagiConn is a zaf/agi session bound to a wire. Creating one costs a
+// bufio.Scanner buffer (zaf/agi's Init) and two bufio buffers, so they are
+// pooled by the server and rebound to each new connection.
+type zagiConn struct {
+	zs   *zagi.Session
+	wire *wire
+	rw   *bufio.ReadWriter
+}
+
+// newZagiConn initialises a zaf/agi session over a fresh wire. zaf/agi's
+// Init parses the environment with a bufio.Scanner; the wire yields a lone
+// "\n" first, so Init sees an empty environment and reads nothing from the
+// connection. The real environment is parsed by readRequest.
+func newZagiConn() (*zagiConn, error) {
+	w := &wire{primed: true}
+	z := &zagiConn{zs: new(zagi.Session), wire: w}
+	z.rw = bufio.NewReadWriter(bufio.NewReaderSize(w, 256), bufio.NewWriterSize(w, 512))
+	if err := z.zs.Init(z.rw); err != nil {
 		return nil, fmt.Errorf("init session: %w", err)
 	}
 	if w.primed {
 		return nil, errors.New("init session: zaf/agi did not consume the empty environment")
 	}
-	return &Session{req: req, conn: conn, timeout: timeout, wire: w, zs: zs}, nil
+	return z, nil
+}
+
+// bind points z at a new connection, dropping any state of the last one.
+func (z *zagiConn) bind(conn net.Conn, br *bufio.Reader) {
+	*z.wire = wire{conn: conn, br: br, cmd: z.wire.cmd[:0]}
+	z.rw.Reader.Reset(z.wire)
+	z.rw.Writer.Reset(z.wire)
+}
+
+// newSession wraps conn, whose environment was already read from br, with
+// the zaf/agi session z; base is the Done channel of the session's context.
+func newSession(conn net.Conn, br *bufio.Reader, req *Request, timeout time.Duration, z *zagiConn, base <-chan struct{}) *Session {
+	z.bind(conn, br)
+	return &Session{req: req, conn: conn, timeout: timeout, base: base, z: z, wire: z.wire, zs: z.zs}
 }
 
 // Request returns the environment Asterisk sent for this session.
@@ -196,10 +220,16 @@ func (s *Session) roundTrip(ctx context.Context, op string, cmd func(*zagi.Sessi
 		s.broken = ioError(err)
 		return zagi.Reply{}, fmt.Errorf("%s: %w", op, s.broken)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		// Wake a blocked read or write; the session is then broken.
-		_ = s.conn.SetDeadline(time.Unix(1, 0))
-	})
+	// A context other than the session's own may be cancelled at any
+	// time: wake a blocked read or write then (the session breaks). The
+	// session's own context needs no watcher: the server closes the
+	// connection when it cancels it.
+	stop := func() bool { return false }
+	if done := ctx.Done(); done != nil && done != s.base {
+		stop = context.AfterFunc(ctx, func() {
+			_ = s.conn.SetDeadline(time.Unix(1, 0))
+		})
+	}
 	s.wire.startCommand()
 	rep, zerr := cmd(s.zs)
 	stop()

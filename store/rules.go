@@ -90,8 +90,14 @@ func (s *Store) refresh(ctx context.Context) error {
 	if s.testHookCheck != nil {
 		s.testHookCheck()
 	}
-	if err := s.checkFile(); err != nil {
-		return err
+	// The file's identity is checked at most every fileCheckEvery: a
+	// stat per call costs more than the data_version query itself, and a
+	// deleted or replaced file only needs noticing soon, not per call.
+	if now := time.Now(); now.Sub(s.fileChecked) >= fileCheckEvery {
+		if err := s.checkFile(); err != nil {
+			return err
+		}
+		s.fileChecked = now
 	}
 	var v int64
 	if err := s.versionStmt.QueryRowContext(ctx).Scan(&v); err != nil {

@@ -52,6 +52,7 @@ type Store struct {
 	versionStmt *sql.Stmt
 	version     int64
 	lastCheck   checkResult
+	fileChecked time.Time // when checkFile last succeeded
 	closed      bool
 
 	loadedAt atomic.Int64 // unix nanoseconds of the last reload
@@ -175,6 +176,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // the one the store opened: deleted, or replaced (e.g. restored from a
 // backup). The open connections would go on reading the old file and never
 // see a change committed to the new one.
+// fileCheckEvery bounds how often the rules check stats the database file.
+const fileCheckEvery = 250 * time.Millisecond
+
 func (s *Store) checkFile() error {
 	fi, err := os.Stat(s.path)
 	if err != nil {
