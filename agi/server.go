@@ -254,6 +254,7 @@ func (s *Server) serveSession(ctx context.Context, sc *serverConn) {
 	log := func() *slog.Logger { return s.logger().With("remote", sc.conn.RemoteAddr().String()) }
 	request, result := requestOther, resultOK
 	var br *bufio.Reader
+	var panicked bool
 	defer func() {
 		if p := recover(); p != nil {
 			result = resultPanic
@@ -286,11 +287,18 @@ func (s *Server) serveSession(ctx context.Context, sc *serverConn) {
 		return
 	}
 	sess := newSession(sc.conn, br, req, s.readTimeout(), z, ctx.Done())
+	defer func() {
+		// Last, after the session's final log line read it: a Session
+		// must not be used once ServeAGI has returned. A broken one (or
+		// one whose handler panicked) is not reused.
+		if sess.broken == nil && !panicked {
+			z.bind(nil, nil)
+			s.zagis.Put(z)
+		}
+	}()
+	panicked = true
 	err = s.Handler.ServeAGI(ctx, sess)
-	if sess.broken == nil {
-		z.bind(nil, nil)
-		s.zagis.Put(z)
-	}
+	panicked = false
 	result = resultOf(err)
 	if l, level, ok := s.resultLogger(sc.conn, result); ok {
 		l.Log(ctx, level, "agi session done",

@@ -1,9 +1,11 @@
 package agi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -596,5 +598,40 @@ recgate_agi_sessions_active 0
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// TestPooledSessionsStartClean: zaf/agi sessions are pooled and rebound
+// per connection; nothing of one session (a HANGUP seen, a broken wire,
+// a half-read reply) may show in the next.
+func TestPooledSessionsStartClean(t *testing.T) {
+	type seen struct {
+		hungUp bool
+		value  string
+		err    error
+	}
+	results := make(chan seen, 1)
+	h := HandlerFunc(func(ctx context.Context, s *Session) error {
+		v, _, err := s.GetVariable(ctx, "X")
+		results <- seen{s.HungUp(), v, err}
+		return nil
+	})
+	_, addr := startServer(t, h)
+	for i, hangup := range []bool{true, false, true, false, false} {
+		c := dial(t, addr)
+		fmt.Fprintf(c, "agi_network: yes\nagi_network_script: s%d\nagi_uniqueid: %d\n\n", i, i)
+		br := bufio.NewReader(c)
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if hangup {
+			fmt.Fprint(c, "HANGUP\n")
+		}
+		fmt.Fprintf(c, "200 result=1 (v%d)\n", i)
+		got := <-results
+		if got.err != nil || got.hungUp != hangup || got.value != fmt.Sprintf("v%d", i) {
+			t.Errorf("session %d: HungUp %v, value %q, err %v; want %v, v%d, nil", i, got.hungUp, got.value, got.err, hangup, i)
+		}
+		waitClosed(t, c, time.Second)
 	}
 }
