@@ -37,6 +37,9 @@ func (s *Store) SaveRecordings(ctx context.Context, recs []*rules.Recording) err
 		return wrap("save recordings", err)
 	}
 	defer tx.Rollback()
+	// Exec, not a RETURNING query per row: inside a transaction every
+	// database/sql Rows starts a goroutine, which cost more than the
+	// insert. The ids are read back once per batch below.
 	st, err := tx.PrepareContext(ctx, `INSERT INTO recordings (uniqueid, linkedid, station, direction, mode,
 		trigger_by, rule, file, callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at,
 		answered, deleted_at)
@@ -46,32 +49,69 @@ func (s *Store) SaveRecordings(ctx context.Context, recs []*rules.Recording) err
 		rule = excluded.rule, file = excluded.file, callerid = excluded.callerid, did = excluded.did,
 		queue = excluded.queue, state = excluded.state, armed_at = excluded.armed_at,
 		started_at = excluded.started_at, pressed_at = excluded.pressed_at, ended_at = excluded.ended_at,
-		answered = excluded.answered, deleted_at = excluded.deleted_at
-		RETURNING id`)
+		answered = excluded.answered, deleted_at = excluded.deleted_at`)
 	if err != nil {
 		return wrap("save recordings", err)
 	}
 	defer st.Close()
-	ids := make([]int64, len(recs))
-	for i, r := range recs {
+	for _, r := range recs {
 		if r.UniqueID == "" {
 			return rules.Errorf(rules.EINVALID, "store: save recordings: recording of station %q has no uniqueid", r.Station)
 		}
-		err := st.QueryRowContext(ctx, r.UniqueID, r.LinkedID, r.Station, string(r.Direction), string(r.Mode),
+		_, err := st.ExecContext(ctx, r.UniqueID, r.LinkedID, r.Station, string(r.Direction), string(r.Mode),
 			string(r.Trigger), r.Rule, r.File, r.CallerID, r.DID, r.Queue, string(r.State),
 			nullTime(r.ArmedAt), nullTime(r.StartedAt), nullTime(r.PressedAt), nullTime(r.EndedAt),
-			nullBool(r.Answered), nullTime(r.DeletedAt)).Scan(&ids[i])
+			nullBool(r.Answered), nullTime(r.DeletedAt))
 		if err != nil {
 			return wrap(fmt.Sprintf("save recording %s", r.UniqueID), err)
 		}
 	}
+	ids, err := recordingIDs(ctx, tx, recs)
+	if err != nil {
+		return wrap("save recordings", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return wrap("save recordings", err)
 	}
-	for i, r := range recs {
-		r.ID = ids[i]
+	for _, r := range recs {
+		r.ID = ids[r.UniqueID]
 	}
 	return nil
+}
+
+// recordingIDs reads the ids of recs' rows by uniqueid, a chunk of rows
+// per query.
+func recordingIDs(ctx context.Context, tx *sql.Tx, recs []*rules.Recording) (map[string]int64, error) {
+	const chunk = 500
+	ids := make(map[string]int64, len(recs))
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		args := make([]any, len(part))
+		for i, r := range part {
+			args[i] = r.UniqueID
+		}
+		q := "SELECT uniqueid, id FROM recordings WHERE uniqueid IN (?" + strings.Repeat(", ?", len(part)-1) + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var uid string
+			var id int64
+			if err := rows.Scan(&uid, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids[uid] = id
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // Recording returns the recording with the given id, or a rules.ENOTFOUND

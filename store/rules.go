@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -99,8 +100,8 @@ func (s *Store) refresh(ctx context.Context) error {
 		}
 		s.fileChecked = now
 	}
-	var v int64
-	if err := s.versionStmt.QueryRowContext(ctx).Scan(&v); err != nil {
+	v, err := s.dataVersion()
+	if err != nil {
 		return fmt.Errorf("check data_version: %w", err)
 	}
 	if v == s.version && s.current.Load() != nil {
@@ -117,6 +118,34 @@ func (s *Store) refresh(ctx context.Context) error {
 	s.loadedAt.Store(time.Now().UnixNano())
 	s.reloads.Add(1)
 	return nil
+}
+
+// dataVersion reads PRAGMA data_version through the driver directly:
+// database/sql would start a goroutine for every query on a connection
+// whose context can be cancelled, which cost more than the pragma. It runs
+// with no context and so cannot be interrupted, which is why Rules runs
+// every check in a goroutine of its own and waits for it only until the
+// caller's deadline. The caller holds checkSem.
+func (s *Store) dataVersion() (int64, error) {
+	var v int64
+	err := s.rulesConn.Raw(func(any) error {
+		rows, err := s.versionStmt.Query(nil) // the context-free form: see above
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, 1)
+		if err := rows.Next(dest); err != nil {
+			return err
+		}
+		n, ok := dest[0].(int64)
+		if !ok {
+			return fmt.Errorf("data_version is %T, not an integer", dest[0])
+		}
+		v = n
+		return nil
+	})
+	return v, err
 }
 
 // RulesLoadedAt returns when the current snapshot was loaded (for the

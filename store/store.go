@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -49,7 +50,7 @@ type Store struct {
 	current     atomic.Pointer[rules.RuleSet]
 	checkSem    chan struct{}
 	rulesConn   *sql.Conn
-	versionStmt *sql.Stmt
+	versionStmt driver.Stmt // PRAGMA data_version on rulesConn, used only inside rulesConn.Raw
 	version     int64
 	lastCheck   checkResult
 	fileChecked time.Time // when checkFile last succeeded
@@ -107,7 +108,14 @@ func (s *Store) open(ctx context.Context) error {
 		return wrap("open rules connection", err)
 	}
 	s.rulesConn = conn
-	s.versionStmt, err = conn.PrepareContext(ctx, "PRAGMA data_version")
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot prepare", dc)
+		}
+		s.versionStmt, err = c.PrepareContext(ctx, "PRAGMA data_version")
+		return err
+	})
 	if err != nil {
 		return wrap("prepare data_version", err)
 	}
@@ -150,7 +158,7 @@ func (s *Store) Close() error {
 	<-s.checkSem
 	var errs []error
 	if s.versionStmt != nil {
-		errs = append(errs, s.versionStmt.Close())
+		errs = append(errs, s.rulesConn.Raw(func(any) error { return s.versionStmt.Close() }))
 	}
 	errs = append(errs, s.rulesConn.Close(), s.db.Close())
 	if err := errors.Join(errs...); err != nil {
