@@ -100,36 +100,48 @@ func (s *Store) refresh(ctx context.Context) error {
 		}
 		s.fileChecked = now
 	}
-	v, err := s.dataVersion()
+	v, err := queryInt(s.rulesConn, s.versionStmt)
 	if err != nil {
 		return fmt.Errorf("check data_version: %w", err)
 	}
 	if v == s.version && s.current.Load() != nil {
 		return nil
 	}
-	// A commit landing between the check and the load is in the snapshot
-	// but not in s.version: the next check reloads once more, harmlessly.
+	// Something was committed: the rules, or (far more often) recordings'
+	// metadata. The rules' own counter tells which.
+	rv, err := queryInt(s.rulesConn, s.rulesVerStmt)
+	if err != nil {
+		return fmt.Errorf("check rules_version: %w", err)
+	}
+	if rv == s.rulesVer && s.current.Load() != nil {
+		s.version = v
+		return nil
+	}
+	// A commit landing between these reads and the load is in the
+	// snapshot but not in the counters: the next check reloads once more,
+	// harmlessly. A commit is never missed: the counters are read before.
 	rs, err := readRules(ctx, s.rulesConn)
 	if err != nil {
 		return fmt.Errorf("reload rules: %w", err)
 	}
-	s.version = v
+	s.version, s.rulesVer = v, rv
 	s.current.Store(rs)
 	s.loadedAt.Store(time.Now().UnixNano())
 	s.reloads.Add(1)
 	return nil
 }
 
-// dataVersion reads PRAGMA data_version through the driver directly:
-// database/sql would start a goroutine for every query on a connection
-// whose context can be cancelled, which cost more than the pragma. It runs
-// with no context and so cannot be interrupted, which is why Rules runs
-// every check in a goroutine of its own and waits for it only until the
-// caller's deadline. The caller holds checkSem.
-func (s *Store) dataVersion() (int64, error) {
+// queryInt runs a prepared one-integer query on the rules connection
+// through the driver directly: database/sql would start a goroutine for
+// every query on a connection whose context can be cancelled, which cost
+// more than the query. It runs with no context and so cannot be
+// interrupted, which is why Rules runs every check in a goroutine of its
+// own and waits for it only until the caller's deadline. The caller holds
+// checkSem.
+func queryInt(conn *sql.Conn, stmt driver.Stmt) (int64, error) {
 	var v int64
-	err := s.rulesConn.Raw(func(any) error {
-		rows, err := s.versionStmt.Query(nil) // the context-free form: see above
+	err := conn.Raw(func(any) error {
+		rows, err := stmt.Query(nil) // the context-free form: see above
 		if err != nil {
 			return err
 		}
@@ -140,7 +152,7 @@ func (s *Store) dataVersion() (int64, error) {
 		}
 		n, ok := dest[0].(int64)
 		if !ok {
-			return fmt.Errorf("data_version is %T, not an integer", dest[0])
+			return fmt.Errorf("got %T, not an integer", dest[0])
 		}
 		v = n
 		return nil

@@ -47,14 +47,16 @@ type Store struct {
 	// The rules snapshot and its change detection. rulesConn, versionStmt,
 	// version, lastCheck and closed are owned by whoever holds checkSem
 	// (a one-slot semaphore: send to acquire, receive to release).
-	current     atomic.Pointer[rules.RuleSet]
-	checkSem    chan struct{}
-	rulesConn   *sql.Conn
-	versionStmt driver.Stmt // PRAGMA data_version on rulesConn, used only inside rulesConn.Raw
-	version     int64
-	lastCheck   checkResult
-	fileChecked time.Time // when checkFile last succeeded
-	closed      bool
+	current      atomic.Pointer[rules.RuleSet]
+	checkSem     chan struct{}
+	rulesConn    *sql.Conn
+	versionStmt  driver.Stmt // PRAGMA data_version on rulesConn, used only inside rulesConn.Raw
+	rulesVerStmt driver.Stmt // the rules' change counter, likewise
+	rulesVer     int64       // rules_version of the current snapshot
+	version      int64
+	lastCheck    checkResult
+	fileChecked  time.Time // when checkFile last succeeded
+	closed       bool
 
 	loadedAt atomic.Int64 // unix nanoseconds of the last reload
 
@@ -113,7 +115,10 @@ func (s *Store) open(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("driver connection %T cannot prepare", dc)
 		}
-		s.versionStmt, err = c.PrepareContext(ctx, "PRAGMA data_version")
+		if s.versionStmt, err = c.PrepareContext(ctx, "PRAGMA data_version"); err != nil {
+			return err
+		}
+		s.rulesVerStmt, err = c.PrepareContext(ctx, "SELECT n FROM rules_version WHERE id = 1")
 		return err
 	})
 	if err != nil {
@@ -159,6 +164,9 @@ func (s *Store) Close() error {
 	var errs []error
 	if s.versionStmt != nil {
 		errs = append(errs, s.rulesConn.Raw(func(any) error { return s.versionStmt.Close() }))
+	}
+	if s.rulesVerStmt != nil {
+		errs = append(errs, s.rulesConn.Raw(func(any) error { return s.rulesVerStmt.Close() }))
 	}
 	errs = append(errs, s.rulesConn.Close(), s.db.Close())
 	if err := errors.Join(errs...); err != nil {
