@@ -319,6 +319,9 @@ func (s *Server) readEnv(ctx context.Context, c net.Conn, br *bufio.Reader) (*Re
 	return readRequest(br)
 }
 
+// ActiveSessions returns the number of sessions being served now.
+func (s *Server) ActiveSessions() int64 { return s.active.Load() }
+
 // zagiConn takes a pooled zaf/agi session, or makes one.
 func (s *Server) zagiConn() (*zagiConn, error) {
 	if z, ok := s.zagis.Get().(*zagiConn); ok {

@@ -141,6 +141,40 @@ const (
 	defaultMemoryLimit = 160 << 20
 )
 
+// releaseMemoryAfterBursts gives memory back to the operating system once a
+// burst of sessions is over. Thousands of sessions held at once (a slow
+// Asterisk, a storm of calls) grow goroutine stacks and buffers; the Go
+// runtime would return them only slowly. When the number of sessions has
+// been above burstSessions and falls below a tenth of that, it frees what
+// it can, twice (pooled buffers survive one collection).
+func releaseMemoryAfterBursts(ctx context.Context, active func() int64, log *slog.Logger) {
+	const burstSessions = 1000
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var peak int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := active()
+		peak = max(peak, n)
+		if peak < burstSessions || n > burstSessions/10 {
+			continue
+		}
+		debug.FreeOSMemory()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		debug.FreeOSMemory()
+		log.Info("memory released after a burst of sessions", "peak_sessions", peak)
+		peak = 0
+	}
+}
+
 func tuneGC(environ []string) {
 	set := map[string]bool{}
 	for _, kv := range environ {
@@ -243,6 +277,8 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		}()
 	}
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); releaseMemoryAfterBursts(bg, m.AGI.ActiveSessions, m.Logger) }()
 	m.Logger.Info("recgate serving", "agi", m.AGIAddr(), "http", m.HTTPAddr(), "store", cfg.Store.Path, "version", version)
 	return nil
 }
