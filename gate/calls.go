@@ -24,7 +24,6 @@ type calls struct {
 	byID    map[string]*rules.Recording
 	busy    map[string]bool // channels with a *2 press being served
 	maxAge  time.Duration
-	lastGC  time.Time
 	nowFunc func() time.Time
 }
 
@@ -43,18 +42,20 @@ func (c *calls) get(uniqueid string) (rules.Recording, bool) {
 	return *r, true
 }
 
-// put stores a copy of r and forgets entries older than maxAge whose
-// hangup never came (a channel that never ran its hangup handler).
+// put stores a copy of r. It also looks at a few other entries and
+// forgets those older than maxAge whose hangup never came (a channel that
+// never ran its hangup handler): a bounded, incremental sweep, so that no
+// call ever waits on a scan of the whole table.
 func (c *calls) put(r rules.Recording) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byID[r.UniqueID] = &r
 	now := c.nowFunc()
-	if now.Sub(c.lastGC) < time.Minute {
-		return
-	}
-	c.lastGC = now
-	for id, old := range c.byID {
+	n := 0
+	for id, old := range c.byID { // map iteration starts at a random entry
+		if n++; n > sweepPerPut {
+			break
+		}
 		t := old.ArmedAt
 		if old.StartedAt != nil {
 			t = old.StartedAt
@@ -64,6 +65,10 @@ func (c *calls) put(r rules.Recording) {
 		}
 	}
 }
+
+// sweepPerPut is how many entries each put checks for expiry: more than
+// one, so that the table shrinks faster than it can grow.
+const sweepPerPut = 4
 
 // claim marks channel uniqueid as having a press being served. It reports
 // false when another press already holds it, so two quick presses cannot

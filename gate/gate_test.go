@@ -324,3 +324,23 @@ func TestCoalesceKeepsLastSavePerChannel(t *testing.T) {
 		t.Errorf("coalesce = %q, want %q", strings.Join(s, " "), want)
 	}
 }
+
+func TestCallsForgetsStaleEntries(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	c := newCalls(func() time.Time { return now })
+	old := now.Add(-25 * time.Hour)
+	for i := 0; i < 100; i++ {
+		c.put(rules.Recording{UniqueID: fmt.Sprintf("old%d", i), StartedAt: &old})
+	}
+	for i := 0; i < 100; i++ {
+		c.put(rules.Recording{UniqueID: fmt.Sprintf("new%d", i), StartedAt: &now})
+	}
+	if n := c.len(); n > 110 {
+		t.Errorf("%d entries after 100 fresh puts, want the stale ones mostly gone", n)
+	}
+	for i := 0; i < 100; i++ {
+		if _, ok := c.get(fmt.Sprintf("new%d", i)); !ok {
+			t.Fatalf("fresh entry new%d forgotten", i)
+		}
+	}
+}
