@@ -163,11 +163,20 @@ func (s *Server) ListenAndServe(addr string) error {
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := Listen(context.Background(), addr)
 	if err != nil {
 		return fmt.Errorf("agi: listen: %w", err)
 	}
 	return s.Serve(l)
+}
+
+// Listen opens a TCP listener suited to FastAGI: TCP keep-alive is off on
+// accepted connections (a session lasts milliseconds and every read and
+// write has a deadline, so keep-alive only costs four setsockopt calls per
+// call setup).
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(ctx, "tcp", addr)
 }
 
 // Serve accepts connections on l and serves each in its own goroutine

@@ -117,7 +117,7 @@ type writer struct {
 const (
 	writerQueue  = 65536
 	writerBatch  = 1024
-	writerLinger = 20 * time.Millisecond
+	writerLinger = 100 * time.Millisecond
 )
 
 func newWriter(store RecordingStore, log *slog.Logger, onError func()) *writer {

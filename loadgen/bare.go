@@ -195,7 +195,8 @@ func ListenBare(ctx context.Context, commandsPerSession float64) (*BareServer, s
 	if commandsPerSession < 0 || commandsPerSession > defaultMaxCommands || math.IsNaN(commandsPerSession) {
 		return nil, "", fmt.Errorf("listen bare: commands per session %g: want 0..%d", commandsPerSession, defaultMaxCommands)
 	}
-	var lc net.ListenConfig
+	// Like recgate's FastAGI listener (agi.Listen): no TCP keep-alive.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)

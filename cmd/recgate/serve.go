@@ -254,7 +254,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.AGI.SetAllow(allow)
 
 	m.serveErr = make(chan error, 2)
-	if m.agiLn, err = net.Listen("tcp", cfg.AGI.Listen); err != nil {
+	if m.agiLn, err = agi.Listen(ctx, cfg.AGI.Listen); err != nil {
 		return fmt.Errorf("agi.listen: %w", err)
 	}
 	m.wg.Add(1)
