@@ -2,6 +2,7 @@ package agi
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -194,6 +195,26 @@ func TestParseScript(t *testing.T) {
 	for _, bad := range []string{"d?a=%", "d?a=%4", "d?%zz=1", "d?a=%g0"} {
 		if _, _, err := parseScript(bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("parseScript(%q) err = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+// BenchmarkReadRequest measures parsing the environment block Asterisk
+// sends at the start of every session (transcript 0016).
+func BenchmarkReadRequest(b *testing.B) {
+	env, err := os.ReadFile("testdata/transcripts/0016-arm.raw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	block := env[:bytes.Index(env, []byte("\n\n"))+2]
+	r := bytes.NewReader(block)
+	br := bufio.NewReaderSize(r, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(block)
+		br.Reset(r)
+		if _, err := readRequest(br); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
