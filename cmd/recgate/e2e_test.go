@@ -148,7 +148,16 @@ func transcript(t *testing.T, name string) *agitest.Transcript {
 // variables recgate set) and the exact commands recgate sent.
 func (h *harness) call(name string, overrides, vars map[string]string, tweak ...func(*agitest.Asterisk)) (*agitest.Asterisk, []string) {
 	h.t.Helper()
-	tr := transcript(h.t, name)
+	ast, cmds, err := h.tryCall(transcript(h.t, name), overrides, vars, tweak...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ast, cmds
+}
+
+// tryCall is call for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func (h *harness) tryCall(tr *agitest.Transcript, overrides, vars map[string]string, tweak ...func(*agitest.Asterisk)) (*agitest.Asterisk, []string, error) {
 	env := tr.EnvMap()
 	for k, v := range overrides {
 		env[k] = v
@@ -164,16 +173,16 @@ func (h *harness) call(name string, overrides, vars map[string]string, tweak ...
 	defer cancel()
 	peer, err := agitest.Dial(ctx, h.m.AGIAddr())
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, nil, err
 	}
 	defer peer.Close()
 	if err := peer.SendEnv(tr.EnvBlock(overrides)); err != nil {
-		h.t.Fatal(err)
+		return nil, nil, err
 	}
 	if err := peer.Serve(ctx, ast.Respond); err != nil {
-		h.t.Fatalf("session: %v", err)
+		return nil, nil, fmt.Errorf("session: %w", err)
 	}
-	return ast, peer.Commands()
+	return ast, peer.Commands(), nil
 }
 
 // recordings waits until the async metadata writer has stored a

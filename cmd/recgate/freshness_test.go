@@ -25,13 +25,18 @@ func TestFreshnessUnderLoad(t *testing.T) {
 		n       atomic.Int64
 		wg      sync.WaitGroup
 	)
+	tr := transcript(t, "0016-arm")
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; !stop.Load() && i < 5000; i++ {
 				start := time.Now()
-				ast, _ := h.call("0016-arm", outbound("1003", fmt.Sprintf("F%d-%d", w, i)), nil)
+				ast, _, err := h.tryCall(tr, outbound("1003", fmt.Sprintf("F%d-%d", w, i)), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				d, _ := ast.Var("RECGATE_DECISION")
 				n.Add(1)
 				mu.Lock()
@@ -40,16 +45,13 @@ func TestFreshnessUnderLoad(t *testing.T) {
 			}
 		}(w)
 	}
-	for n.Load() < 200 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, func() bool { return n.Load() >= 200 })
 	if _, errs, code := h.cli("rule", "set", "1003", "outbound", "auto", "--actor", "freshness"); code != 0 {
 		t.Fatal(errs)
 	}
 	committed := time.Now()
-	for after := n.Load(); n.Load() < after+400; {
-		time.Sleep(5 * time.Millisecond)
-	}
+	after := n.Load()
+	waitFor(t, 10*time.Second, func() bool { return n.Load() >= after+400 })
 	stop.Store(true)
 	wg.Wait()
 
