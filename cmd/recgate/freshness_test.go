@@ -26,6 +26,7 @@ func TestFreshnessUnderLoad(t *testing.T) {
 		wg      sync.WaitGroup
 	)
 	tr := transcript(t, "0016-arm")
+	defer func() { stop.Store(true); wg.Wait() }() // also when a wait below fails
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func(w int) {
