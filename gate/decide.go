@@ -17,6 +17,7 @@ type call struct {
 	station            string
 	callerID, did      string
 	queue              string
+	file               string // a recording already started, when decide then fails
 }
 
 func callFromRequest(req *agi.Request) call {
@@ -95,13 +96,17 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 			if err := h.startMixMonitor(ctx, s, cfg, &rec, rules.TriggerAuto); err != nil {
 				return h.decideFailed(ctx, s, start, c, dec, err)
 			}
+			// Recording now: keep track of it whatever happens next, so a
+			// later request (or the dialplan's fail-open) never starts a
+			// second MixMonitor on this channel.
+			h.calls.put(rec)
+			h.writer.save(rec)
 			if !tracked {
 				if err := h.pushHangupHandler(ctx, s, cfg); err != nil {
+					c.file = rec.File
 					return h.decideFailed(ctx, s, start, c, dec, err)
 				}
 			}
-			h.calls.put(rec)
-			h.writer.save(rec)
 		}
 		vars = append(vars, variable{VarFile, rec.File})
 	case rules.OnDemand:
@@ -154,7 +159,11 @@ func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.T
 	if errors.Is(cause, agi.ErrClosed) {
 		return fmt.Errorf("decide: %w", cause)
 	}
-	if err := s.SetVariable(ctx, VarDecision, DecisionError); err != nil {
+	vars := []variable{{VarDecision, DecisionError}}
+	if c.file != "" { // the dialplan's fail-open must not start a second recording
+		vars = []variable{{VarFile, c.file}, {VarDecision, DecisionError}}
+	}
+	if err := setVariables(ctx, s, vars); err != nil {
 		return fmt.Errorf("decide: %w (and setting %s: %v)", cause, VarDecision, err)
 	}
 	return fmt.Errorf("decide: %w", cause)

@@ -127,6 +127,12 @@ func newTestGate(tb testing.TB, src RuleSource, mutate func(*Config)) *testGate 
 func (g *testGate) session(tb testing.TB, env map[string]string) (*agitest.Asterisk, []string) {
 	tb.Helper()
 	ast := agitest.NewAsterisk(env)
+	return ast, g.sessionWith(tb, env, ast.Respond)
+}
+
+// sessionWith runs one session answered by respond.
+func (g *testGate) sessionWith(tb testing.TB, env map[string]string, respond agitest.Responder) []string {
+	tb.Helper()
 	c := g.l.dial()
 	defer c.Close()
 	var b strings.Builder
@@ -142,11 +148,11 @@ func (g *testGate) session(tb testing.TB, env map[string]string) (*agitest.Aster
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return ast, cmds
+			return cmds
 		}
 		cmd := strings.TrimSuffix(line, "\n")
 		cmds = append(cmds, cmd)
-		reply := strings.Join(ast.Respond(cmd), "\n") + "\n"
+		reply := strings.Join(respond(cmd), "\n") + "\n"
 		if _, err := c.Write([]byte(reply)); err != nil {
 			tb.Fatal(err)
 		}
@@ -341,6 +347,35 @@ func TestCallsForgetsStaleEntries(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		if _, ok := c.get(fmt.Sprintf("new%d", i)); !ok {
 			t.Fatalf("fresh entry new%d forgotten", i)
+		}
+	}
+}
+
+// TestFailureAfterMixMonitorStarted: when pushing the hangup handler fails
+// after MixMonitor started, the call says error (the dialplan fails open)
+// but also names the file, and the channel is never given a second
+// recording.
+func TestFailureAfterMixMonitorStarted(t *testing.T) {
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return salesRules(), nil })
+	g := newTestGate(t, src, nil)
+	env := decideEnv("1001", "P1")
+	ast := agitest.NewAsterisk(env)
+	cmds := g.sessionWith(t, env, func(cmd string) []string {
+		if strings.Contains(cmd, "hangup_handler_push") {
+			return []string{agitest.ReplyInvalid}
+		}
+		return ast.Respond(cmd)
+	})
+	if d, _ := ast.Var(VarDecision); d != DecisionError {
+		t.Fatalf("%s = %q after %q, want error", VarDecision, d, cmds)
+	}
+	if f, _ := ast.Var(VarFile); !strings.HasSuffix(f, "1001_outbound_P1.wav") {
+		t.Errorf("%s = %q, want the file already recording", VarFile, f)
+	}
+	_, again := g.session(t, env)
+	for _, c := range again {
+		if strings.HasPrefix(c, "EXEC MixMonitor") {
+			t.Fatalf("second decide started another recording: %q", again)
 		}
 	}
 }
