@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,12 +18,7 @@ import (
 
 func loadTranscript(t testing.TB, name string) *agitest.Transcript {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "transcripts", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := agitest.ParseTranscript(f)
+	tr, err := agitest.LoadTranscript(filepath.Join("testdata", "transcripts", name))
 	if err != nil {
 		t.Fatal(err)
 	}

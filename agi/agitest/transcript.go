@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 )
@@ -35,6 +36,20 @@ type Exchange struct {
 	// HangupMid is set when HANGUP arrived after this command was sent and
 	// before its reply.
 	HangupMid bool
+}
+
+// LoadTranscript reads the transcript file at path.
+func LoadTranscript(path string) (*Transcript, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load transcript: %w", err)
+	}
+	defer f.Close()
+	tr, err := ParseTranscript(f)
+	if err != nil {
+		return nil, fmt.Errorf("load transcript %s: %w", path, err)
+	}
+	return tr, nil
 }
 
 // ParseTranscript reads the .raw format: the environment block ended by an

@@ -130,12 +130,7 @@ func (h *harness) importRules(yaml string) {
 // transcript loads a captured Asterisk session.
 func transcript(t *testing.T, name string) *agitest.Transcript {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "agi", "testdata", "transcripts", name+".raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := agitest.ParseTranscript(f)
+	tr, err := agitest.LoadTranscript(filepath.Join("..", "..", "agi", "testdata", "transcripts", name+".raw"))
 	if err != nil {
 		t.Fatal(err)
 	}
