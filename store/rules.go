@@ -134,14 +134,18 @@ func (s *Store) refresh(ctx context.Context) error {
 // queryInt runs a prepared one-integer query on the rules connection
 // through the driver directly: database/sql would start a goroutine for
 // every query on a connection whose context can be cancelled, which cost
-// more than the query. It runs with no context and so cannot be
-// interrupted, which is why Rules runs every check in a goroutine of its
+// more than the query. It runs under context.Background (the driver then
+// starts no interrupt watcher either) and so cannot be interrupted, which is why Rules runs every check in a goroutine of its
 // own and waits for it only until the caller's deadline. The caller holds
 // checkSem.
 func queryInt(conn *sql.Conn, stmt driver.Stmt) (int64, error) {
 	var v int64
 	err := conn.Raw(func(any) error {
-		rows, err := stmt.Query(nil) // the context-free form: see above
+		q, ok := stmt.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("driver statement %T cannot query", stmt)
+		}
+		rows, err := q.QueryContext(context.Background(), nil)
 		if err != nil {
 			return err
 		}
