@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -27,10 +26,8 @@ const maxEnvLines = 200
 // closes. Its cost is the protocol's own (TCP, line reads and writes), so it
 // is the limit a real server is measured against.
 type BareServer struct {
-	// CommandsPerSession is the mean number of commands per session. A
-	// fractional mean is spread evenly: session i sends
-	// floor((i+1)·K) − floor(i·K) commands.
-	CommandsPerSession float64
+	// Mix is how many commands the sessions send; see Mix.
+	Mix Mix
 	// Timeout bounds each session; default 5s.
 	Timeout time.Duration
 	// MaxSessions caps sessions at once; over it a connection is closed at
@@ -55,8 +52,8 @@ func (s *BareServer) Served() int64 { return s.served.Load() }
 // Serve accepts connections on l until Close; it returns ErrServerClosed
 // after Close, or the accept error that stopped it.
 func (s *BareServer) Serve(l net.Listener) error {
-	if s.CommandsPerSession < 0 || s.CommandsPerSession > defaultMaxCommands || math.IsNaN(s.CommandsPerSession) {
-		return fmt.Errorf("bare serve: commands per session %g: want 0..%d", s.CommandsPerSession, defaultMaxCommands)
+	if err := s.Mix.validate(); err != nil {
+		return fmt.Errorf("bare serve: %w", err)
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -155,9 +152,7 @@ func (s *BareServer) Close() error {
 
 // commands returns how many commands the next session sends.
 func (s *BareServer) commands() int {
-	i := float64(s.seq.Add(1) - 1)
-	k := s.CommandsPerSession
-	return int(math.Floor((i+1)*k) - math.Floor(i*k))
+	return s.Mix.commands(s.seq.Add(1) - 1)
 }
 
 func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
@@ -191,9 +186,9 @@ func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
 
 // ListenBare starts a BareServer on an ephemeral loopback port and returns
 // it with its address; Close stops it and waits for it.
-func ListenBare(ctx context.Context, commandsPerSession float64) (*BareServer, string, error) {
-	if commandsPerSession < 0 || commandsPerSession > defaultMaxCommands || math.IsNaN(commandsPerSession) {
-		return nil, "", fmt.Errorf("listen bare: commands per session %g: want 0..%d", commandsPerSession, defaultMaxCommands)
+func ListenBare(ctx context.Context, mix Mix) (*BareServer, string, error) {
+	if err := mix.validate(); err != nil {
+		return nil, "", fmt.Errorf("listen bare: %w", err)
 	}
 	// Like recgate's FastAGI listener (agi.Listen): no TCP keep-alive.
 	lc := net.ListenConfig{KeepAlive: -1}
@@ -201,7 +196,7 @@ func ListenBare(ctx context.Context, commandsPerSession float64) (*BareServer, s
 	if err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)
 	}
-	s := &BareServer{CommandsPerSession: commandsPerSession, ln: ln}
+	s := &BareServer{Mix: mix, ln: ln}
 	s.wg.Go(func() { s.Serve(ln) }) // returns ErrServerClosed once Close closes ln
 	return s, ln.Addr().String(), nil
 }

@@ -162,7 +162,7 @@ func TestAgainstAGIServer(t *testing.T) {
 }
 
 func TestBareServerReadsEnvAndSendsK(t *testing.T) {
-	_, addr := startBare(t, 2)
+	_, addr := startBare(t, "2")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -22,10 +22,15 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// startBare runs a BareServer sending k commands per session.
-func startBare(t *testing.T, k float64) (*BareServer, string) {
+// startBare runs a BareServer sending mix commands per session ("2",
+// "2.5", "402/200").
+func startBare(t *testing.T, mix string) (*BareServer, string) {
 	t.Helper()
-	s, addr, err := ListenBare(context.Background(), k)
+	m, err := ParseMix(mix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, addr, err := ListenBare(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,18 +84,19 @@ func readEnv(br *bufio.Reader) ([]string, error) {
 func TestClosedLoopAgainstBareServer(t *testing.T) {
 	tests := []struct {
 		name        string
-		k           float64
+		mix         string
 		concurrency int
 		sessions    int64
 		wantCmds    float64
 	}{
-		{"one command", 1, 4, 200, 1},
-		{"three commands", 3, 16, 400, 3},
-		{"fractional mean", 2.5, 8, 400, 2.5},
+		{"one command", "1", 4, 200, 1},
+		{"three commands", "3", 16, 400, 3},
+		{"fractional mean", "2.5", 8, 400, 2.5},
+		{"fraction of a recgate run", "402/200", 8, 200, 2.01},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bare, addr := startBare(t, tt.k)
+			bare, addr := startBare(t, tt.mix)
 			res, err := Run(context.Background(), Config{
 				Target: addr, Scenario: DefaultScenario(),
 				Concurrency: tt.concurrency, Sessions: tt.sessions, Timeout: 2 * time.Second,
@@ -118,7 +124,7 @@ func TestClosedLoopAgainstBareServer(t *testing.T) {
 }
 
 func TestClosedLoopStopsAtDuration(t *testing.T) {
-	_, addr := startBare(t, 1)
+	_, addr := startBare(t, "1")
 	start := time.Now()
 	res, err := Run(context.Background(), Config{Target: addr, Scenario: DefaultScenario(), Concurrency: 4, Duration: 150 * time.Millisecond})
 	if err != nil {
@@ -160,7 +166,7 @@ func TestScheduleStartTimes(t *testing.T) {
 }
 
 func TestOpenLoopKeepsSchedule(t *testing.T) {
-	bare, addr := startBare(t, 2)
+	bare, addr := startBare(t, "2")
 	start := time.Now()
 	res, err := Run(context.Background(), Config{Target: addr, Scenario: DefaultScenario(), Rate: 1000, Sessions: 200})
 	if err != nil {

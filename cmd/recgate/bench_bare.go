@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/recgate/recgate/loadgen"
+	"github.com/recgate/recgate/rules"
 )
 
 // The bare responder runs in a process of its own, like recgate: both
@@ -24,12 +24,12 @@ import (
 
 // startBareProcess runs `recgate bench-bare` as a child process and returns
 // its address and a function that stops it.
-func startBareProcess(ctx context.Context, commands float64) (addr string, stop func(), err error) {
+func startBareProcess(ctx context.Context, mix loadgen.Mix) (addr string, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, fmt.Errorf("bare responder: %w", err)
 	}
-	cmd := exec.Command(self, "bench-bare", "--commands", strconv.FormatFloat(commands, 'g', -1, 64))
+	cmd := exec.Command(self, "bench-bare", "--commands", mix.String())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, fmt.Errorf("bare responder: %w", err)
@@ -80,14 +80,18 @@ func startBareProcess(ctx context.Context, commands float64) (addr string, stop 
 // the bare responder on a loopback port, prints the address, and stops
 // when its standard input closes.
 func newBenchBareCmd(a *app) *cobra.Command {
-	var commands float64
+	var commands string
 	cmd := &cobra.Command{
 		Use:    "bench-bare",
 		Short:  "The bare FastAGI responder recgate bench measures against (internal)",
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bare, addr, err := loadgen.ListenBare(cmd.Context(), commands)
+			mix, err := loadgen.ParseMix(commands)
+			if err != nil {
+				return rules.Errorf(rules.EINVALID, "bench-bare: --commands: %v", err)
+			}
+			bare, addr, err := loadgen.ListenBare(cmd.Context(), mix)
 			if err != nil {
 				return err
 			}
@@ -97,6 +101,6 @@ func newBenchBareCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Float64Var(&commands, "commands", 1, "commands per session (a fraction spreads evenly)")
+	cmd.Flags().StringVar(&commands, "commands", "1", "commands per session: 3, 2.5 or 402/200 (a fraction spreads evenly)")
 	return cmd
 }

@@ -34,7 +34,7 @@ type benchFlags struct {
 	dist         string
 	seed         int64
 	bare         bool
-	bareCommands float64
+	bareCommands string
 	scrape       string
 	asJSON       bool
 	hold         int
@@ -89,7 +89,7 @@ Only loopback targets are accepted.`,
 	fl.StringVar(&f.dist, "dist", loadgen.DistUniform, "station draw: uniform or zipf")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the station and direction draws")
 	fl.BoolVar(&f.bare, "bare", true, "also measure the bare responder and print the ratios")
-	fl.Float64Var(&f.bareCommands, "bare-commands", 0, "commands per bare session (0: recgate's mean in this run)")
+	fl.StringVar(&f.bareCommands, "bare-commands", "", "commands per bare session: 3, 2.5 or 402/200 (default: exactly recgate's mean in this run)")
 	fl.StringVar(&f.scrape, "scrape", "", "recgate's metrics URL, to print the server-side "+decisionMetric+" p99 of this run")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.IntVar(&f.hold, "hold", 0, "memory test: sessions held open at once against --target")
@@ -208,8 +208,13 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			return rules.Errorf(rules.EINVALID, "bench: --scrape: %v", err)
 		}
 	}
-	if f.bareCommands < 0 || f.bareCommands > 64 {
-		return rules.Errorf(rules.EINVALID, "bench: --bare-commands %g: want 0..64", f.bareCommands)
+	var bareMix loadgen.Mix
+	if f.bareCommands != "" {
+		m, err := loadgen.ParseMix(f.bareCommands)
+		if err != nil {
+			return rules.Errorf(rules.EINVALID, "bench: --bare-commands: %v", err)
+		}
+		bareMix = m
 	}
 	rep := benchReport{Load: f.describe()}
 
@@ -241,14 +246,19 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 	}
 
 	if f.bare {
-		k := f.bareCommands
-		if k == 0 {
-			k = rec.CommandsPerSession()
+		if f.bareCommands == "" {
+			// Exactly recgate's commands over its sessions: a run of the
+			// bare responder as long as recgate's sends as many.
+			if rec.Sessions == 0 {
+				return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, rec.Errors.Total(), rec.Errors)
+			}
+			m, err := loadgen.MixOf(rec.Commands, rec.Sessions)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			bareMix = m
 		}
-		if k == 0 {
-			return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, rec.Errors.Total(), rec.Errors)
-		}
-		addr, stop, err := startBareProcess(ctx, k)
+		addr, stop, err := startBareProcess(ctx, bareMix)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
