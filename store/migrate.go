@@ -61,6 +61,11 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	return applyMigrations(ctx, db, now, ms)
+}
+
+// applyMigrations brings db up to the last of ms, which are in order.
+func applyMigrations(ctx context.Context, db *sql.DB, now func() time.Time, ms []migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("migrate", err)

@@ -25,6 +25,19 @@ const recordingColumns = `id, uniqueid, linkedid, station, direction, mode, trig
 // recordingTime is when a recording began: started, else armed.
 const recordingTime = "coalesce(started_at, armed_at)"
 
+// upsertRecording writes one recording's row, inserted or replaced by
+// uniqueid (a channel's row is written again as its state moves on).
+const upsertRecording = `INSERT INTO recordings (uniqueid, linkedid, station, direction, mode,
+		trigger_by, rule, file, callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at,
+		answered, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (uniqueid) DO UPDATE SET linkedid = excluded.linkedid, station = excluded.station,
+		direction = excluded.direction, mode = excluded.mode, trigger_by = excluded.trigger_by,
+		rule = excluded.rule, file = excluded.file, callerid = excluded.callerid, did = excluded.did,
+		queue = excluded.queue, state = excluded.state, armed_at = excluded.armed_at,
+		started_at = excluded.started_at, pressed_at = excluded.pressed_at, ended_at = excluded.ended_at,
+		answered = excluded.answered, deleted_at = excluded.deleted_at`
+
 // SaveRecordings inserts or updates (by UniqueID) a batch of recordings in
 // one transaction, and sets the ID of each. It is meant for an asynchronous
 // writer, so the call path never waits on SQLite.
@@ -40,16 +53,7 @@ func (s *Store) SaveRecordings(ctx context.Context, recs []*rules.Recording) err
 	// Exec, not a RETURNING query per row: inside a transaction every
 	// database/sql Rows starts a goroutine, which cost more than the
 	// insert. The ids are read back once per batch below.
-	st, err := tx.PrepareContext(ctx, `INSERT INTO recordings (uniqueid, linkedid, station, direction, mode,
-		trigger_by, rule, file, callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at,
-		answered, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (uniqueid) DO UPDATE SET linkedid = excluded.linkedid, station = excluded.station,
-		direction = excluded.direction, mode = excluded.mode, trigger_by = excluded.trigger_by,
-		rule = excluded.rule, file = excluded.file, callerid = excluded.callerid, did = excluded.did,
-		queue = excluded.queue, state = excluded.state, armed_at = excluded.armed_at,
-		started_at = excluded.started_at, pressed_at = excluded.pressed_at, ended_at = excluded.ended_at,
-		answered = excluded.answered, deleted_at = excluded.deleted_at`)
+	st, err := tx.PrepareContext(ctx, upsertRecording)
 	if err != nil {
 		return wrap("save recordings", err)
 	}
