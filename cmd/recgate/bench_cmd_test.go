@@ -52,3 +52,13 @@ func TestBenchRefusesNonLoopback(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want %d and a loopback refusal", code, errb.String(), exitInvalid)
 	}
 }
+
+func TestBenchRefusesABadBareMix(t *testing.T) {
+	for _, mix := range []string{"two", "65", "-1", "1/0"} {
+		var out, errb syncBuffer
+		code := Run(t.Context(), []string{"bench", "--bare-commands", mix, "-n", "1"}, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+		if code != exitInvalid || !strings.Contains(errb.String(), "--bare-commands") {
+			t.Errorf("--bare-commands %s: exit %d, stderr %q; want %d naming the flag", mix, code, errb.String(), exitInvalid)
+		}
+	}
+}
