@@ -243,13 +243,17 @@ func validateRetention(days *int) error {
 	return nil
 }
 
-func joinStrings[T ~string](vs []T) string {
+// Names returns the values of a string type as plain strings, in order:
+// Names(AllModes()) for a "valid: ..." list in a message.
+func Names[T ~string](vs []T) []string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = string(v)
 	}
-	return strings.Join(s, ", ")
+	return s
 }
+
+func joinStrings[T ~string](vs []T) string { return strings.Join(Names(vs), ", ") }
 
 func sortedDirections(m ModeSet) []Direction {
 	ds := make([]Direction, 0, len(m))

@@ -371,7 +371,7 @@ func (p *parser) unknownKey(prefix, key string, k, val *yaml.Node, allowed []str
 			return
 		}
 	}
-	valid := append(append([]string(nil), allowed...), directionNames()...)
+	valid := append(append([]string(nil), allowed...), rules.Names(rules.AllDirections())...)
 	p.errorf(k, "%sunknown key %q (valid: %s)", prefix, key, strings.Join(valid, ", "))
 }
 
@@ -490,19 +490,4 @@ func isDirection(key string) bool {
 	return err == nil
 }
 
-func directionNames() []string {
-	ds := rules.AllDirections()
-	names := make([]string, len(ds))
-	for i, d := range ds {
-		names[i] = string(d)
-	}
-	return names
-}
-
-func join[T ~string](vs []T) string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = string(v)
-	}
-	return strings.Join(s, ", ")
-}
+func join[T ~string](vs []T) string { return strings.Join(rules.Names(vs), ", ") }

@@ -64,13 +64,7 @@ func newExplainCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func directionNames() []string {
-	var out []string
-	for _, d := range rules.AllDirections() {
-		out = append(out, string(d))
-	}
-	return out
-}
+func directionNames() []string { return rules.Names(rules.AllDirections()) }
 
 func yesNo(b bool) string {
 	if b {
