@@ -33,9 +33,7 @@ func MixOf(commands, sessions int64) (Mix, error) {
 	if m.Sessions > maxMixSessions {
 		// Too fine a fraction for exact spreading; the nearest one with
 		// a bounded denominator is as like-for-like as a run can tell.
-		r := new(big.Rat).SetFrac64(commands, sessions)
-		f, _ := r.Float64()
-		return ParseMix(fmt.Sprintf("%.6f", f))
+		return ParseMix(fmt.Sprintf("%.6f", float64(commands)/float64(sessions)))
 	}
 	if err := m.validate(); err != nil {
 		return Mix{}, err

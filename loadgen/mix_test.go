@@ -63,3 +63,13 @@ func TestMixOfRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestMixOfTooFineAFraction: a run whose exact fraction has more than
+// maxMixSessions sessions is rounded to six decimals rather than refused.
+func TestMixOfTooFineAFraction(t *testing.T) {
+	const sessions = 200_000_003
+	m, err := MixOf(2*sessions+1, sessions)
+	if err != nil || m != (Mix{Commands: 2, Sessions: 1}) {
+		t.Errorf("MixOf(2S+1, S) = %v, %v; want 2/1", m, err)
+	}
+}
