@@ -65,7 +65,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	rs := h.currentRules(ctx, cfg)
 	dir, classified, err := h.direction(ctx, s, cfg, rs)
 	if err != nil {
-		return h.decideFailed(ctx, s, start, c, rules.Decision{Direction: DirectionUnclassified, Source: rules.SourceFallback}, err)
+		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback}, err)
 	}
 	var dec rules.Decision
 	switch {
@@ -81,9 +81,6 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	}
 	if dec.Source == rules.SourceFallback {
 		dec.Announce = dec.Mode != rules.Off
-	}
-	if !classified {
-		dec.Direction = DirectionUnclassified
 	}
 
 	vars := make([]variable, 0, 7)
@@ -126,7 +123,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 			vars = append(vars, variable{VarFile, prev.File})
 		}
 	}
-	direction := string(dec.Direction)
+	direction := directionLabel(dec.Direction)
 	vars = append(vars,
 		variable{VarDirection, direction},
 		variable{VarStation, c.station},
@@ -152,7 +149,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 // applies its own default, and counts and logs the cause.
 func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.Time, c call, dec rules.Decision, cause error) error {
 	if h.metrics != nil {
-		h.metrics.Decisions.WithLabelValues(string(dec.Direction), DecisionError, string(dec.Source)).Inc()
+		h.metrics.Decisions.WithLabelValues(directionLabel(dec.Direction), DecisionError, string(dec.Source)).Inc()
 		h.metrics.DecisionDuration.Observe(time.Since(start).Seconds())
 	}
 	h.log.Error("decide failed", "uniqueid", c.uniqueID, "station", c.station, "err", cause)
@@ -193,6 +190,17 @@ func (h *Handler) direction(ctx context.Context, s *agi.Session, cfg *Config, rs
 	return d, ok, nil
 }
 
+// directionLabel is how a call's direction is shown to the dialplan
+// (RECGATE_DIRECTION), in metrics, logs and file names: a call that could
+// not be classified has no direction (and is stored without one) and is
+// shown as "unclassified".
+func directionLabel(d rules.Direction) string {
+	if d == "" {
+		return DirectionUnclassified
+	}
+	return string(d)
+}
+
 func newRecording(c call, dec rules.Decision, now time.Time) rules.Recording {
 	r := rules.Recording{
 		UniqueID: c.uniqueID, LinkedID: c.linkedID, Station: c.station,
@@ -211,7 +219,7 @@ func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Conf
 	now := h.now()
 	date, clock := DateFields(now)
 	file, err := cfg.Files.Name(FileFields{
-		Date: date, Time: clock, Station: rec.Station, Direction: string(rec.Direction),
+		Date: date, Time: clock, Station: rec.Station, Direction: directionLabel(rec.Direction),
 		UniqueID: rec.UniqueID, LinkedID: rec.LinkedID, CallerID: rec.CallerID, DID: rec.DID, Queue: rec.Queue,
 	})
 	if err != nil {
@@ -230,7 +238,7 @@ func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Conf
 	}
 	rec.File, rec.Trigger, rec.State, rec.StartedAt = file, trigger, rules.StateRecording, &now
 	if h.metrics != nil {
-		h.metrics.RecordingsStarted.WithLabelValues(string(rec.Direction), string(trigger)).Inc()
+		h.metrics.RecordingsStarted.WithLabelValues(directionLabel(rec.Direction), string(trigger)).Inc()
 	}
 	return nil
 }

@@ -33,8 +33,10 @@ func (h *Handler) onDemand(ctx context.Context, s *agi.Session) error {
 	case rec.State != rules.StateArmed:
 		return h.onDemandDone(ctx, s, rec, OnDemandNotArmed, nil)
 	}
+	// A call armed without a direction (unclassified) was armed by the
+	// fallback mode: that is still the rule that applies to it.
 	mode := cfg.Fallback
-	if rs := h.currentRules(ctx, cfg); rs != nil {
+	if rs := h.currentRules(ctx, cfg); rs != nil && rec.Direction != "" {
 		mode = rs.Resolve(rec.Station, rec.Direction).Mode
 	}
 	if mode == rules.Off {

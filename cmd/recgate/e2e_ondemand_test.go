@@ -189,3 +189,33 @@ func TestHangup(t *testing.T) {
 		}
 	})
 }
+
+// TestUnclassifiedCallsAreRecordedInTheStore: a call no rule can classify
+// gets the fallback mode. When that mode records or arms, the recording's
+// metadata must reach the store (its direction stays unknown there, as the
+// schema allows), and a *2 press is judged by the fallback that armed it.
+func TestUnclassifiedCallsAreRecordedInTheStore(t *testing.T) {
+	for _, fallback := range []string{"auto", "ondemand"} {
+		t.Run(fallback, func(t *testing.T) {
+			h := startServer(t, "fallback: "+fallback+"\n")
+			uid := "U-" + fallback
+			ast, cmds := h.call("0016-arm", map[string]string{
+				"agi_network_script": "decide", "agi_context": "somewhere",
+				"agi_channel": "PJSIP/1001-00000001", "agi_uniqueid": uid,
+			}, nil)
+			if d, _ := ast.Var("RECGATE_DIRECTION"); d != "unclassified" {
+				t.Fatalf("RECGATE_DIRECTION = %q, want unclassified (commands %q)", d, cmds)
+			}
+			if fallback == "ondemand" {
+				ast, cmds = h.press("1001", uid)
+				if r, _ := ast.Var("RECGATE_ONDEMAND"); r != "started" || countMixMonitor(cmds) != 1 {
+					t.Fatalf("press on an unclassified armed call: RECGATE_ONDEMAND = %q, commands %q", r, cmds)
+				}
+			}
+			rec := h.recording(uid, func(r rules.Recording) bool { return r.State == rules.StateRecording })
+			if rec.Direction != "" || rec.Rule != "fallback" || rec.Station != "1001" {
+				t.Errorf("stored recording %+v; want no direction, rule fallback, station 1001", rec)
+			}
+		})
+	}
+}
