@@ -203,18 +203,46 @@ func coalesce(batch []*rules.Recording) []*rules.Recording {
 }
 
 func (w *writer) flush(batch []*rules.Recording) {
+	err := w.saveWithRetry(batch)
+	if err == nil {
+		return
+	}
+	if refused(err) && len(batch) > 1 {
+		// The store refused the data, not the write: a row it cannot take
+		// must not cost the rest of the batch theirs. Save them one by one.
+		for _, r := range batch {
+			if err := w.saveWithRetry([]*rules.Recording{r}); err != nil {
+				w.log.Error("save recording metadata", "uniqueid", r.UniqueID, "err", err)
+				w.onError()
+			}
+		}
+		return
+	}
+	w.log.Error("save recording metadata", "count", len(batch), "err", err)
+	w.onError()
+}
+
+// saveWithRetry saves batch, retrying a store that could not write; a
+// refusal of the data itself is not retried.
+func (w *writer) saveWithRetry(batch []*rules.Recording) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = w.store.SaveRecordings(ctx, batch)
 		cancel()
-		if err == nil {
-			return
+		if err == nil || refused(err) {
+			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 	}
-	w.log.Error("save recording metadata", "count", len(batch), "err", err)
-	w.onError()
+	return err
+}
+
+// refused reports whether the store rejected the data (invalid, or against
+// a constraint) rather than failed to write it.
+func refused(err error) bool {
+	code := rules.ErrorCode(err)
+	return code == rules.EINVALID || code == rules.ECONFLICT
 }
 
 // close stops accepting saves and waits until everything queued is
