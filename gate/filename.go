@@ -66,9 +66,9 @@ func (n *FileNamer) Dir() string { return n.dir }
 func (n *FileNamer) Name(f FileFields) (string, error) {
 	f = FileFields{
 		Date: f.Date, Time: f.Time,
-		Station: Sanitize(f.Station), Direction: Sanitize(f.Direction),
-		UniqueID: Sanitize(f.UniqueID), LinkedID: Sanitize(f.LinkedID),
-		CallerID: Sanitize(f.CallerID), DID: Sanitize(f.DID), Queue: Sanitize(f.Queue),
+		Station: fileField(f.Station), Direction: fileField(f.Direction),
+		UniqueID: fileField(f.UniqueID), LinkedID: fileField(f.LinkedID),
+		CallerID: fileField(f.CallerID), DID: fileField(f.DID), Queue: fileField(f.Queue),
 	}
 	var b bytes.Buffer
 	if err := n.tmpl.Execute(&b, f); err != nil {
@@ -119,6 +119,25 @@ func Sanitize(s string) string {
 	}
 	if !changed {
 		return s
+	}
+	return string(b)
+}
+
+// fileField is Sanitize for a value the template places next to its own
+// text: a leading or trailing '.' becomes '_' as well, so that a caller id
+// "x." in "{{.CallerID}}.wav" cannot form ".." with the template's dot (the
+// name would be refused, the call left unrecorded).
+func fileField(s string) string {
+	s = Sanitize(s)
+	if s[0] != '.' && s[len(s)-1] != '.' {
+		return s
+	}
+	b := []byte(s)
+	if b[0] == '.' {
+		b[0] = '_'
+	}
+	if b[len(b)-1] == '.' {
+		b[len(b)-1] = '_'
 	}
 	return string(b)
 }

@@ -162,3 +162,26 @@ func TestMSetSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestFileNamerFieldNextToADot: a value ending or starting with '.' next
+// to the template's own '.' must not form "..": the name would be refused
+// and a caller could keep the call from being recorded.
+func TestFileNamerFieldNextToADot(t *testing.T) {
+	n, err := NewFileNamer("/rec", "{{.CallerID}}.{{.DID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"x.", ".x", ".", "..", "...", "x..", "a.b"} {
+		got, err := n.Name(FileFields{CallerID: v, DID: v})
+		if err != nil {
+			t.Errorf("Name with %q: %v", v, err)
+			continue
+		}
+		if strings.Contains(got, "..") || !strings.HasPrefix(got, "/rec/") {
+			t.Errorf("Name with %q = %q", v, got)
+		}
+	}
+	if got, _ := n.Name(FileFields{CallerID: "a.b", DID: "1795511818.38"}); got != "/rec/a.b.1795511818.38.wav" {
+		t.Errorf("inner dots changed: %q", got)
+	}
+}
