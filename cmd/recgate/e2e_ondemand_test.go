@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -217,5 +218,26 @@ func TestUnclassifiedCallsAreRecordedInTheStore(t *testing.T) {
 				t.Errorf("stored recording %+v; want no direction, rule fallback, station 1001", rec)
 			}
 		})
+	}
+}
+
+// TestRecordingsShowEscapesCallerData: values that came from the call
+// (here a queue argument with an escape sequence and a tab) are stored as
+// given but never printed raw on the operator's terminal.
+func TestRecordingsShowEscapesCallerData(t *testing.T) {
+	h := startServer(t, "")
+	o := outbound("1001", "ESC1")
+	o["agi_network_script"] = "decide?direction=outbound&queue=" + urlEscape("\x1b[31mred\tq")
+	h.call("0016-arm", o, nil)
+	rec := h.recording("ESC1", func(r rules.Recording) bool { return r.State == rules.StateRecording })
+	if rec.Queue != "\x1b[31mred\tq" {
+		t.Fatalf("stored queue %q, want it as given", rec.Queue)
+	}
+	out, errs, code := h.cli("recordings", "show", strconv.FormatInt(rec.ID, 10))
+	if code != 0 {
+		t.Fatalf("recordings show: exit %d: %s", code, errs)
+	}
+	if strings.ContainsAny(out, "\x1b") || !strings.Contains(out, `"\x1b[31mred\tq"`) {
+		t.Errorf("recordings show printed the queue raw or not at all:\n%s", out)
 	}
 }

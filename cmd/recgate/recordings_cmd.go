@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -106,28 +107,44 @@ func printRecordings(w io.Writer, recs []rules.Recording) {
 		if started == nil {
 			started = r.ArmedAt
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), r.Station, r.Direction,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), r.Station, orDash(string(r.Direction)),
 			r.Mode, orDash(string(r.Trigger)), r.Rule, r.State, triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
 	}
 	tw.Flush()
 }
 
+// shown is v as printed on a terminal: "-" when empty, and quoted, its
+// escapes visible, when it holds a character that is not printable (caller
+// ids and dialplan arguments come from outside: a tab would break the
+// table, an escape sequence would drive the terminal).
+func shown(v string) string {
+	if v == "" {
+		return "-"
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(v)
+		}
+	}
+	return v
+}
+
 func printRecording(w io.Writer, r *rules.Recording) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, shown(v)) }
 	row("id", strconv.FormatInt(r.ID, 10))
 	row("uniqueid", r.UniqueID)
-	row("linkedid", orDash(r.LinkedID))
+	row("linkedid", r.LinkedID)
 	row("station", r.Station)
 	row("direction", string(r.Direction))
 	row("mode", string(r.Mode))
 	row("trigger", orDash(string(r.Trigger)))
 	row("rule", r.Rule)
 	row("state", string(r.State))
-	row("file", orDash(r.File))
-	row("caller id", orDash(r.CallerID))
-	row("did", orDash(r.DID))
-	row("queue", orDash(r.Queue))
+	row("file", r.File)
+	row("caller id", r.CallerID)
+	row("did", r.DID)
+	row("queue", r.Queue)
 	row("armed at", fmtTime(r.ArmedAt))
 	row("started at", fmtTime(r.StartedAt))
 	row("pressed at", fmtTime(r.PressedAt))
