@@ -63,7 +63,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	}
 
 	rs := h.currentRules(ctx, cfg)
-	dir, classified, err := h.direction(ctx, s, cfg, rs)
+	dir, classified, err := h.direction(ctx, s, cfg, rs, c.queue)
 	if err != nil {
 		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback}, err)
 	}
@@ -169,7 +169,7 @@ func (h *Handler) decideFailed(ctx context.Context, s *agi.Session, start time.T
 // direction returns the direction passed by the dialplan or, when absent
 // or invalid, classifies the call (SPEC 3.4), fetching the IVR marker
 // variable only when nothing else already answered.
-func (h *Handler) direction(ctx context.Context, s *agi.Session, cfg *Config, rs *rules.RuleSet) (rules.Direction, bool, error) {
+func (h *Handler) direction(ctx context.Context, s *agi.Session, cfg *Config, rs *rules.RuleSet, queue string) (rules.Direction, bool, error) {
 	req := s.Request()
 	if p := req.Param("direction"); p != "" {
 		d, err := rules.ParseDirection(p)
@@ -178,7 +178,7 @@ func (h *Handler) direction(ctx context.Context, s *agi.Session, cfg *Config, rs
 		}
 		h.log.Warn("decide: ignoring bad direction argument; classifying", "uniqueid", req.UniqueID, "err", err)
 	}
-	ci := rules.CallInfo{Queue: req.Param("queue"), Context: req.Context, Extension: req.Extension}
+	ci := rules.CallInfo{Queue: queue, Context: req.Context, Extension: req.Extension}
 	if cfg.Classifier.NeedsMarker(ci) {
 		v, _, err := s.GetVariable(ctx, cfg.MarkerVar)
 		if err != nil {
