@@ -62,6 +62,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		}
 	}
 
+	if c.uniqueID == "" {
+		// Asterisk always sends agi_uniqueid; without it the channel could
+		// not be told from another one (its recording, the *2 press, the
+		// hangup). The dialplan's fail-open decides instead.
+		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback}, errors.New("no agi_uniqueid in the request"))
+	}
 	rs := h.currentRules(ctx, cfg)
 	dir, classified, err := h.direction(ctx, s, cfg, rs, c.queue)
 	if err != nil {

@@ -241,3 +241,16 @@ func TestRecordingsShowEscapesCallerData(t *testing.T) {
 		t.Errorf("recordings show printed the queue raw or not at all:\n%s", out)
 	}
 }
+
+// TestDecideWithoutUniqueID: a request without agi_uniqueid cannot be told
+// from another channel's; decide starts nothing and lets the dialplan fail
+// open, and a second such call is not mistaken for the first.
+func TestDecideWithoutUniqueID(t *testing.T) {
+	h := startServer(t, "")
+	for i := 0; i < 2; i++ {
+		ast, cmds := h.call("0016-arm", outbound("1001", ""), nil)
+		if d, _ := ast.Var("RECGATE_DECISION"); d != "error" || countMixMonitor(cmds) != 0 {
+			t.Errorf("call %d: RECGATE_DECISION = %q, commands %q; want error and no MixMonitor", i, d, cmds)
+		}
+	}
+}
