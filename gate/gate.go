@@ -100,6 +100,7 @@ type Handler struct {
 	now     func() time.Time
 
 	recordings RecordingStore
+	empties    *removeQueue
 }
 
 // Options are the collaborators of a Handler.
@@ -109,6 +110,11 @@ type Options struct {
 	Metrics    *Metrics
 	Logger     *slog.Logger
 	Now        func() time.Time // defaults to time.Now
+	// RemoveDelay is how long after a hangup a recording that may hold no
+	// audio is checked (and removed when it holds none); 0 means 3s.
+	RemoveDelay time.Duration
+	// MaxCalls caps the live calls tracked in memory; 0 means 100000.
+	MaxCalls int
 }
 
 // New returns a Handler. Call Close to flush the metadata writer.
@@ -124,9 +130,18 @@ func New(cfg *Config, o Options) (*Handler, error) {
 		h.now = time.Now
 	}
 	h.cfg.Store(cfg)
-	h.calls = newCalls(h.now)
+	h.calls = newCalls(h.now, o.MaxCalls, func() {
+		if h.metrics != nil {
+			h.metrics.CallsEvicted.Inc()
+		}
+	})
 	h.writer = newWriter(o.Recordings, h.log, func() { h.storeError(StoreOpRecordings) })
 	h.recordings = o.Recordings
+	delay := o.RemoveDelay
+	if delay <= 0 {
+		delay = removeDelay
+	}
+	h.empties = newRemoveQueue(h, delay)
 	return h, nil
 }
 
@@ -140,8 +155,11 @@ func (h *Handler) SetConfig(cfg *Config) error {
 }
 
 // Close flushes the recordings' metadata still queued, waiting at most
-// until ctx is done. Call it after the AGI server has shut down.
+// until ctx is done, and stops checking ended recordings for audio (those
+// not checked yet keep their files). Call it after the AGI server has shut
+// down.
 func (h *Handler) Close(ctx context.Context) error {
+	h.empties.close()
 	return h.writer.close(ctx)
 }
 
