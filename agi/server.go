@@ -345,7 +345,7 @@ func (s *Server) reader(c net.Conn) *bufio.Reader {
 		return br
 	}
 	// Small: the environment block is ~700 bytes and replies are short;
-	// longer lines are assembled by readLine up to maxLineLen.
+	// longer lines are assembled by readLine up to its limit.
 	return bufio.NewReaderSize(c, 1024)
 }
 

@@ -27,7 +27,8 @@ type RecordingStore interface {
 // hangup cannot grow it without bound. Past that, and past maxAge, the
 // oldest entries are forgotten (counted by onEvict). horizon is the time
 // before which a channel may have been decided without calls knowing it
-// now: recgate's start, or the start of the newest entry forgotten.
+// now: recgate's start, or when the newest channel forgotten started (by
+// its uniqueid).
 type calls struct {
 	mu      sync.Mutex
 	byID    map[string]*list.Element // of *callEntry, in order
@@ -46,9 +47,9 @@ type callEntry struct {
 }
 
 // defaultMaxCalls is the default cap on live calls tracked: far above the
-// concurrent calls of any PBX recgate serves, and at most a few tens of
-// megabytes.
-const defaultMaxCalls = 100000
+// concurrent calls of a PBX recgate serves, and about 75 MB at most (an
+// entry keeps clipped fields only, under 1.5 kB with the table's own).
+const defaultMaxCalls = 50000
 
 func newCalls(now func() time.Time, max int, onEvict func()) *calls {
 	if max <= 0 {
@@ -98,8 +99,8 @@ func (c *calls) put(r rules.Recording) {
 func (c *calls) evict(e *list.Element) {
 	ce := c.order.Remove(e).(*callEntry)
 	delete(c.byID, ce.rec.UniqueID)
-	if ce.added.After(c.horizon) {
-		c.horizon = ce.added
+	if t, ok := channelStart(ce.rec.UniqueID); ok && t > c.horizon.Unix() {
+		c.horizon = time.Unix(t, 0)
 	}
 	if c.onEvict != nil {
 		c.onEvict()
@@ -113,15 +114,22 @@ func (c *calls) evict(e *list.Element) {
 // say when its channel started (an Originate with a ChannelId of its own)
 // is taken as new.
 func (c *calls) mayHaveMissed(uniqueid string) bool {
-	s := uniqueid[strings.LastIndexByte(uniqueid, '-')+1:]
-	secs, _, ok := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(secs, 10, 64)
-	if !ok || err != nil {
+	n, ok := channelStart(uniqueid)
+	if !ok {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return n < c.horizon.Unix()
+}
+
+// channelStart returns when the channel with Asterisk uniqueid
+// "[systemname-]<epoch seconds>.<sequence>" started, in Unix seconds.
+func channelStart(uniqueid string) (int64, bool) {
+	s := uniqueid[strings.LastIndexByte(uniqueid, '-')+1:]
+	secs, _, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	return n, ok && err == nil
 }
 
 // sweepPerPut is how many expired entries each put forgets at most: more

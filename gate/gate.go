@@ -113,7 +113,7 @@ type Options struct {
 	// RemoveDelay is how long after a hangup a recording that may hold no
 	// audio is checked (and removed when it holds none); 0 means 3s.
 	RemoveDelay time.Duration
-	// MaxCalls caps the live calls tracked in memory; 0 means 100000.
+	// MaxCalls caps the live calls tracked in memory; 0 means 50000.
 	MaxCalls int
 }
 

@@ -375,7 +375,7 @@ func TestCallsIsCapped(t *testing.T) {
 			t.Errorf("newest entry %d forgotten", i)
 		}
 	}
-	// A channel that started before the newest forgotten entry may have
+	// A channel that started before the newest forgotten one may have
 	// been decided without the table knowing it now; a later one not.
 	if !c.mayHaveMissed(fmt.Sprintf("%d.%d", start.Unix()+14, 99)) {
 		t.Error("a channel older than an evicted entry is taken as new")

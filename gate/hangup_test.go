@@ -202,3 +202,22 @@ func countExec(cmds []string, app string) int {
 	}
 	return n
 }
+
+// TestTrackedCallsKeepBoundedCopies: a tracked call keeps its own bounded
+// copies of the request's values, not the environment block they came
+// from.
+func TestTrackedCallsKeepBoundedCopies(t *testing.T) {
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return salesRules(), nil })
+	g := newTestGate(t, src, nil)
+	env := decideEnv("1001", "CL1")
+	env["agi_callerid"] = strings.Repeat("5", 1500)
+	env["agi_network_script"] = "decide?direction=outbound&queue=" + strings.Repeat("q", 1500)
+	g.session(t, env)
+	rec, ok := g.h.calls.get("CL1")
+	if !ok {
+		t.Fatal("call not tracked")
+	}
+	if len(rec.CallerID) > maxField || len(rec.Queue) > maxField {
+		t.Errorf("tracked call keeps %d bytes of caller id and %d of queue, want at most %d", len(rec.CallerID), len(rec.Queue), maxField)
+	}
+}
