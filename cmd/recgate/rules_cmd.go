@@ -117,7 +117,7 @@ func (a *app) openStore(cmd *cobra.Command) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(cmd.Context(), cfg.Store.Path)
+	return store.Open(cmd.Context(), cfg.Store.Path, cfg.storeOptions()...)
 }
 
 // readInput reads FILE, or stdin when FILE is "-".

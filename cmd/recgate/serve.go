@@ -197,7 +197,7 @@ func tuneGC(environ []string) {
 // HTTP listeners. Their addresses are in AGIAddr and HTTPAddr.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
-	st, err := store.Open(ctx, cfg.Store.Path)
+	st, err := store.Open(ctx, cfg.Store.Path, cfg.storeOptions()...)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -364,6 +364,14 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "revision", "goversion"})
 	g.WithLabelValues(version, revision, runtime.Version()).Set(1)
 	return g
+}
+
+// storeOptions are the options store.Open takes from the configuration.
+func (c *Config) storeOptions() []store.Option {
+	if c.Store.Group == "" {
+		return nil
+	}
+	return []store.Option{store.WithGroup(c.Store.Group)}
 }
 
 // reloadMetrics exports the outcome of configuration (re)loads.
