@@ -288,7 +288,7 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 		if !rs.Expired(r, now) {
 			continue
 		}
-		days, _ := rs.RetentionDays(r.Station)
+		days, _ := rs.Retention(r)
 		if dryRun {
 			if r.File != "" && r.State != rules.StateRemoved {
 				if err := files.CheckRemovable(r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
