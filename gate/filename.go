@@ -207,9 +207,24 @@ func (n *FileNamer) Remove(path string) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
+		return fmt.Errorf("remove %q: %w", path, n.explain(path, err))
 	}
 	return nil
+}
+
+// explain adds ErrOutsideDir to an error of os.Root refusing a path whose
+// parent resolves outside the directory (a symbolic link leading out).
+// It only names the reason; the refusal itself was os.Root's.
+func (n *FileNamer) explain(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	realDir, derr := filepath.EvalSymlinks(n.dir)
+	realParent, perr := filepath.EvalSymlinks(filepath.Dir(path))
+	if derr == nil && perr == nil && realParent != realDir && !strings.HasPrefix(realParent, realDir+"/") {
+		return fmt.Errorf("%w: %w", ErrOutsideDir, err)
+	}
+	return err
 }
 
 // CheckRemovable runs Remove's checks without removing anything: nil when
@@ -222,7 +237,7 @@ func (n *FileNamer) CheckRemovable(path string) error {
 	defer root.Close()
 	fi, err := root.Lstat(rel)
 	if err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
+		return fmt.Errorf("remove %q: %w", path, n.explain(path, err))
 	}
 	if fi.IsDir() {
 		return fmt.Errorf("remove %q: is a directory", path)
