@@ -21,7 +21,10 @@ var notAnswered = map[string]bool{
 // hangupExpr asks Asterisk, in one round trip that works on a dead
 // channel, for the channel's DIALSTATUS and its state: "Up" once the leg
 // was answered (the hangup handler runs before the channel driver takes
-// the channel down).
+// the channel down). Seen in hangup handlers on Asterisk 22.10.1: "Up"
+// with DIALSTATUS=ANSWER on an answered caller, "Up" with no DIALSTATUS on
+// the answered callee, "Ring" with DIALSTATUS=NOANSWER on an unanswered
+// caller.
 const hangupExpr = "${DIALSTATUS}|${CHANNEL(state)}"
 
 // hangup serves the hangup request (SPEC 3.3), run by the hangup handler
