@@ -55,7 +55,7 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), WithGroup("no-such-group-recgate")); err == nil {
-		t.Error("an unknown group was accepted")
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), WithGroup("no-such-group-recgate")); rules.ErrorCode(err) != rules.EINVALID {
+		t.Errorf("an unknown group: %v, want %s", err, rules.EINVALID)
 	}
 }

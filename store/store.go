@@ -100,8 +100,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := createFile(path, o.group); err != nil {
-		return nil, wrap("open", err)
+	gid := -1
+	if o.group != "" {
+		g, err := lookupGroup(o.group)
+		if err != nil {
+			return nil, rules.Errorf(rules.EINVALID, "store: open: store.group %q: %v", o.group, err)
+		}
+		gid = g
+	}
+	if err := createFile(path, gid); err != nil {
+		return nil, unavailable("open", err)
 	}
 	db, err := sql.Open("sqlite3", path+"?"+dsnParams)
 	if err != nil {
@@ -121,17 +129,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 // createFile creates the database file at path, if missing, with mode
-// 0600 (0640 and group when one is named), before SQLite would create it
-// with the process's umask.
-func createFile(path, group string) error {
-	gid := -1
-	if group != "" {
-		g, err := lookupGroup(group)
-		if err != nil {
-			return err
-		}
-		gid = g
-	}
+// 0600 (0640 and group gid when gid is not -1), before SQLite would create
+// it with the process's umask.
+func createFile(path string, gid int) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
@@ -143,7 +143,7 @@ func createFile(path, group string) error {
 		if err := f.Chown(-1, gid); err != nil {
 			f.Close()
 			os.Remove(path)
-			return fmt.Errorf("give the database to group %s: %w", group, err)
+			return fmt.Errorf("give the database to group %d: %w", gid, err)
 		}
 		if err := f.Chmod(0o640); err != nil {
 			f.Close()
@@ -161,7 +161,7 @@ func lookupGroup(group string) (int, error) {
 	}
 	g, err := user.LookupGroup(group)
 	if err != nil {
-		return 0, fmt.Errorf("store.group: %w", err)
+		return 0, err
 	}
 	return strconv.Atoi(g.Gid)
 }
