@@ -58,6 +58,7 @@ type rulesFileWatcher struct {
 	applied [sha256.Size]byte // the content last applied
 	refused [sha256.Size]byte // the content last refused as invalid
 	hasLast bool
+	readErr string        // the last read error logged
 	retryAt time.Time     // a store error: no new attempt before this
 	backoff time.Duration // the wait after the next store error
 }
@@ -111,11 +112,14 @@ func (w *rulesFileWatcher) retry() {
 func (w *rulesFileWatcher) poll(ctx context.Context) {
 	look, data, err := w.look()
 	if err != nil {
-		w.last = nil
-		w.log.Error("rules_file: read", "path", w.path, "err", err)
+		if w.readErr != err.Error() { // once per cause, not every poll
+			w.log.Error("rules_file: read", "path", w.path, "err", err)
+		}
+		w.last, w.readErr = nil, err.Error()
 		w.metrics.failure()
 		return
 	}
+	w.readErr = ""
 	prev := w.last
 	w.last = &look
 	switch {
