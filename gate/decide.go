@@ -88,6 +88,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		// hangup). The dialplan's fail-open decides instead.
 		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback}, errors.New("no agi_uniqueid in the request"))
 	}
+	if len(req.UniqueID) > maxField {
+		// Longer than Asterisk ever makes one; kept clipped it would not
+		// match the hangup's.
+		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback},
+			fmt.Errorf("agi_uniqueid longer than %d bytes", maxField))
+	}
 	rs := h.currentRules(ctx, cfg)
 	dir, classified, err := h.direction(ctx, s, cfg, rs, c.queue)
 	if err != nil {

@@ -220,4 +220,14 @@ func TestTrackedCallsKeepBoundedCopies(t *testing.T) {
 	if len(rec.CallerID) > maxField || len(rec.Queue) > maxField {
 		t.Errorf("tracked call keeps %d bytes of caller id and %d of queue, want at most %d", len(rec.CallerID), len(rec.Queue), maxField)
 	}
+
+	// A uniqueid longer than Asterisk makes could not be kept whole: the
+	// dialplan's fail-open decides.
+	ast, cmds := g.session(t, decideEnv("1001", strings.Repeat("7", maxField+1)))
+	if d, _ := ast.Var(VarDecision); d != DecisionError || countExec(cmds, "MixMonitor") != 0 {
+		t.Errorf("over-long uniqueid: %s = %q, commands %q; want error and no MixMonitor", VarDecision, d, cmds)
+	}
+	if n := g.h.calls.len(); n != 1 {
+		t.Errorf("%d calls tracked, want 1", n)
+	}
 }
