@@ -60,7 +60,7 @@ type Config struct {
 	HangupHandler     string           // pushed when a recording starts or is armed, e.g. "recgate-hangup,s,1"
 	OnDemandFeature   string           // the features.conf applicationmap name
 	MixMonitorOptions string           // MixMonitor's options, e.g. "b"
-	RemoveUnanswered  bool             // delete the header-only file of an unanswered outbound call
+	RemoveUnanswered  bool             // remove a recording without audio (empty or header-only) of a leg not known to be answered
 	Fallback          rules.Mode       // the mode when no rules can be read
 	MarkerVar         string           // the inherited IVR marker variable, e.g. "RECGATE_VIA"
 	Classifier        rules.Classifier // contexts for classification
