@@ -3,11 +3,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
+
 	"github.com/recgate/recgate/rules"
 )
 
@@ -61,11 +66,41 @@ func codeOf(err error) string {
 			return rules.EUNAVAILABLE
 		}
 		return rules.EINTERNAL
+	case errors.As(err, new(*pgconn.PgError)):
+		return pgCode(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return rules.EUNAVAILABLE
+	case errors.As(err, new(*pgconn.ConnectError)), pgconn.Timeout(err), pgconn.SafeToRetry(err),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.As(err, new(net.Error)):
+		// The database could not be reached, or the connection broke.
 		return rules.EUNAVAILABLE
 	case errors.Is(err, sql.ErrNoRows):
 		return rules.ENOTFOUND
 	case errors.Is(err, sql.ErrConnDone):
+		return rules.EUNAVAILABLE
+	}
+	return rules.EINTERNAL
+}
+
+// pgCode maps a PostgreSQL error to a code by its SQLSTATE class
+// (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	errors.As(err, &pe)
+	switch {
+	case len(pe.Code) != 5:
+		return rules.EINTERNAL
+	case pe.Code[:2] == "23": // integrity constraint violation
+		return rules.ECONFLICT
+	case pe.Code[:2] == "22": // data exception: a value the column cannot take
+		return rules.EINVALID
+	case pe.Code[:2] == "08", // connection exception
+		pe.Code[:2] == "53", // insufficient resources
+		pe.Code[:2] == "57", // operator intervention: shutdown, cancel
+		pe.Code[:2] == "40", // transaction rollback: serialization, deadlock
+		pe.Code == "25006",  // read-only transaction (a standby)
+		pe.Code == "55P03":  // lock not available
 		return rules.EUNAVAILABLE
 	}
 	return rules.EINTERNAL

@@ -42,35 +42,37 @@ func benchSave(b *testing.B, s *Store) {
 // call path reload the rules. A rules change by any writer (here a raw
 // SQL statement, as the sqlite3 shell would make) must.
 func TestMetadataCommitsDoNotReloadRules(t *testing.T) {
-	path := tempDB(t)
-	s := openTest(t, path)
-	ctx := context.Background()
-	if _, err := s.Rules(ctx); err != nil {
-		t.Fatal(err)
-	}
-	before := s.reloads.Load()
-	other := openTest(t, path)
-	now := time.Now()
-	for i := 0; i < 5; i++ {
-		if err := other.SaveRecordings(ctx, []*rules.Recording{{UniqueID: fmt.Sprintf("u%d", i), Station: "1001",
-			Direction: rules.Outbound, Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now}}); err != nil {
-			t.Fatal(err)
-		}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		s := d.openAt(t, path)
+		ctx := context.Background()
 		if _, err := s.Rules(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := s.reloads.Load() - before; n != 0 {
-		t.Errorf("%d rule reloads after recordings commits, want 0", n)
-	}
-	if _, err := other.db.ExecContext(ctx, "INSERT INTO stations (id) VALUES ('4242')"); err != nil {
-		t.Fatal(err)
-	}
-	rs, err := s.Rules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rs.IsStation("4242") || s.reloads.Load()-before != 1 {
-		t.Errorf("after a raw insert: station seen %v, reloads %d; want true, 1", rs.IsStation("4242"), s.reloads.Load()-before)
-	}
+		before := s.reloads.Load()
+		other := d.openAt(t, path)
+		now := time.Now()
+		for i := 0; i < 5; i++ {
+			if err := other.SaveRecordings(ctx, []*rules.Recording{{UniqueID: fmt.Sprintf("u%d", i), Station: "1001",
+				Direction: rules.Outbound, Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Rules(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.reloads.Load() - before; n != 0 {
+			t.Errorf("%d rule reloads after recordings commits, want 0", n)
+		}
+		if _, err := other.db.ExecContext(ctx, "INSERT INTO stations (id) VALUES ('4242')"); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.Rules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rs.IsStation("4242") || s.reloads.Load()-before != 1 {
+			t.Errorf("after a raw insert: station seen %v, reloads %d; want true, 1", rs.IsStation("4242"), s.reloads.Load()-before)
+		}
+	})
 }

@@ -39,8 +39,18 @@ func (s *Store) Rules(ctx context.Context) (*rules.RuleSet, error) {
 	}
 	select {
 	case s.checkSem <- struct{}{}:
-	case <-ctx.Done():
-		return s.stale(ctx.Err())
+	default:
+		// A check is in flight. When checks have been failing (the
+		// database unreachable), do not queue behind it: answer from the
+		// last snapshot now, and let that check find the database back.
+		if f := s.failing.Load(); f != nil {
+			return s.stale(f.err)
+		}
+		select {
+		case s.checkSem <- struct{}{}:
+		case <-ctx.Done():
+			return s.stale(ctx.Err())
+		}
 	}
 	if s.closed {
 		<-s.checkSem
@@ -56,7 +66,7 @@ func (s *Store) Rules(ctx context.Context) (*rules.RuleSet, error) {
 	go func() { // owns the semaphore until the check is over
 		started := time.Now()
 		err := s.refresh(s.ctx)
-		s.lastCheck = checkResult{started: started, err: err}
+		s.checked(started, err)
 		<-s.checkSem
 		done <- err
 	}()
@@ -73,6 +83,19 @@ func (s *Store) Rules(ctx context.Context) (*rules.RuleSet, error) {
 	}
 }
 
+// checkFailure is the error of the last check, while checks fail.
+type checkFailure struct{ err error }
+
+// checked records a completed check. The caller holds checkSem.
+func (s *Store) checked(started time.Time, err error) {
+	s.lastCheck = checkResult{started: started, err: err}
+	if err != nil {
+		s.failing.Store(&checkFailure{err: err})
+	} else if s.failing.Load() != nil {
+		s.failing.Store(nil)
+	}
+}
+
 func (s *Store) result(err error) (*rules.RuleSet, error) {
 	if err != nil {
 		return s.stale(err)
@@ -84,51 +107,83 @@ func (s *Store) stale(err error) (*rules.RuleSet, error) {
 	return s.current.Load(), unavailable("rules", err)
 }
 
-// refresh reloads the snapshot when data_version says another connection
-// committed since the last load. The caller holds checkSem (or is Open).
+// refresh reloads the snapshot when the rules' change counter moved since
+// the last load. The caller holds checkSem (or is Open).
 func (s *Store) refresh(ctx context.Context) error {
 	s.checks.Add(1)
 	if s.testHookCheck != nil {
 		s.testHookCheck()
+	}
+	if s.driver == DriverPostgres {
+		// Bounded: a database that does not answer must not hold the
+		// check (and every caller queued behind it) past the timeout.
+		cctx, cancel := context.WithTimeout(ctx, pgCheckTimeout)
+		defer cancel()
+		ctx = cctx
+	}
+	rv, err := s.rulesVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if rv == s.rulesVer && s.current.Load() != nil {
+		return nil
+	}
+	// A commit landing between the counter's read and the load is in the
+	// snapshot but not in the counter: the next check reloads once more,
+	// harmlessly. A commit is never missed: the counter is read before.
+	rs, err := s.readSnapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("reload rules: %w", err)
+	}
+	s.rulesVer = rv
+	s.current.Store(rs)
+	s.loadedAt.Store(time.Now().UnixNano())
+	s.reloads.Add(1)
+	return nil
+}
+
+// rulesVersion reads the rules' change counter. On SQLite it first reads
+// PRAGMA data_version, which moves on any commit by another connection,
+// and reads the counter only when that moved: recordings' metadata is
+// committed far more often than rules. The caller holds checkSem.
+func (s *Store) rulesVersion(ctx context.Context) (int64, error) {
+	if s.driver == DriverPostgres {
+		var rv int64
+		if err := s.db.QueryRowContext(ctx, "SELECT n FROM rules_version WHERE id = 1").Scan(&rv); err != nil {
+			return 0, fmt.Errorf("check rules_version: %w", err)
+		}
+		return rv, nil
 	}
 	// The file's identity is checked at most every fileCheckEvery: a
 	// stat per call costs more than the data_version query itself, and a
 	// deleted or replaced file only needs noticing soon, not per call.
 	if now := time.Now(); now.Sub(s.fileChecked) >= fileCheckEvery {
 		if err := s.checkFile(); err != nil {
-			return err
+			return 0, err
 		}
 		s.fileChecked = now
 	}
 	v, err := queryInt(s.rulesConn, s.versionStmt)
 	if err != nil {
-		return fmt.Errorf("check data_version: %w", err)
+		return 0, fmt.Errorf("check data_version: %w", err)
 	}
 	if v == s.version && s.current.Load() != nil {
-		return nil
+		return s.seenRulesVer, nil
 	}
-	// Something was committed: the rules, or (far more often) recordings'
-	// metadata. The rules' own counter tells which.
 	rv, err := queryInt(s.rulesConn, s.rulesVerStmt)
 	if err != nil {
-		return fmt.Errorf("check rules_version: %w", err)
+		return 0, fmt.Errorf("check rules_version: %w", err)
 	}
-	if rv == s.rulesVer && s.current.Load() != nil {
-		s.version = v
-		return nil
+	s.version, s.seenRulesVer = v, rv
+	return rv, nil
+}
+
+// readSnapshot loads the whole rule set in one read transaction.
+func (s *Store) readSnapshot(ctx context.Context) (*rules.RuleSet, error) {
+	if s.driver == DriverPostgres {
+		return readRulesTx(ctx, s.db)
 	}
-	// A commit landing between these reads and the load is in the
-	// snapshot but not in the counters: the next check reloads once more,
-	// harmlessly. A commit is never missed: the counters are read before.
-	rs, err := readRules(ctx, s.rulesConn)
-	if err != nil {
-		return fmt.Errorf("reload rules: %w", err)
-	}
-	s.version, s.rulesVer = v, rv
-	s.current.Store(rs)
-	s.loadedAt.Store(time.Now().UnixNano())
-	s.reloads.Add(1)
-	return nil
+	return readRules(ctx, s.rulesConn)
 }
 
 // queryInt runs a prepared one-integer query on the rules connection
@@ -173,6 +228,13 @@ func (s *Store) RulesLoadedAt() time.Time {
 // LoadRules reads the whole rule set from the database, bypassing the
 // snapshot. The result belongs to the caller.
 func (s *Store) LoadRules(ctx context.Context) (*rules.RuleSet, error) {
+	if s.driver == DriverPostgres {
+		rs, err := readRulesTx(ctx, s.db)
+		if err != nil {
+			return nil, wrap("load rules", err)
+		}
+		return rs, nil
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, wrap("load rules", err)
@@ -202,6 +264,21 @@ func readRules(ctx context.Context, conn *sql.Conn) (*rules.RuleSet, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// readRulesTx loads the rules in one read-only REPEATABLE READ
+// transaction (PostgreSQL), so the queries see one consistent state.
+func readRulesTx(ctx context.Context, db *sql.DB) (*rules.RuleSet, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rs, err := loadRules(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return rs, tx.Commit()
 }
 
 // querier is what loadRules needs from a *sql.Conn or a *sql.Tx.

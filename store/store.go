@@ -1,13 +1,21 @@
-// Package store owns recgate's SQLite database: the schema and its
-// migrations, the rules (stations, groups, per-direction modes, defaults),
-// the recordings' metadata and the audit log of every rule change.
+// Package store owns recgate's database: the schema and its migrations,
+// the rules (stations, groups, per-direction modes, defaults), the
+// recordings' metadata and the audit log of every rule change. It runs on
+// SQLite (Open, the embedded default) or PostgreSQL (OpenPostgres, a fleet
+// of recgate hosts sharing one database) behind the same methods: one set
+// of queries, written with ? placeholders and run on PostgreSQL through a
+// thin rewriting layer (postgres_driver.go), and two sets of migrations
+// with the same versions (migrations/ and migrations/postgres/).
 //
 // The rules used on the call path are an immutable *rules.RuleSet snapshot
-// held behind an atomic pointer and reloaded only when the database changed
-// (PRAGMA data_version), so a change committed by any process applies to the
-// very next call while an unchanged database costs one cheap query at most.
-// Every exported method owns its transaction; driver errors come back with
-// rules.Error codes.
+// held behind an atomic pointer and reloaded only when the rules changed (a
+// trigger-kept counter, rules_version, read after SQLite's PRAGMA
+// data_version or, on PostgreSQL, directly), so a change committed by any
+// process or host applies to the very next call while an unchanged
+// database costs one cheap query at most. On PostgreSQL a LISTEN
+// connection reloads the snapshot as soon as a change is committed, off
+// the call path. Every exported method owns its transaction; driver errors
+// come back with rules.Error codes.
 package store
 
 import (
@@ -17,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/user"
 	"strconv"
@@ -37,11 +46,13 @@ import (
 // open a new file at once ("database is locked").
 const dsnParams = "_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
 
-// Store is recgate's SQLite store. It is safe for concurrent use.
+// Store is recgate's store. It is safe for concurrent use.
 type Store struct {
-	path string
-	file os.FileInfo // the database file opened, to notice it being deleted or replaced
-	db   *sql.DB
+	driver string      // DriverSQLite or DriverPostgres
+	path   string      // SQLite: the database file
+	file   os.FileInfo // SQLite: the database file opened, to notice it being deleted or replaced
+	db     *sql.DB
+	pg     *pgState // PostgreSQL: the listener and its state; nil on SQLite
 
 	// ctx bounds the store's own background work; Close cancels it.
 	ctx    context.Context
@@ -56,12 +67,14 @@ type Store struct {
 	versionStmt  driver.Stmt // PRAGMA data_version on rulesConn, used only inside rulesConn.Raw
 	rulesVerStmt driver.Stmt // the rules' change counter, likewise
 	rulesVer     int64       // rules_version of the current snapshot
-	version      int64
+	version      int64       // SQLite: data_version when rules_version last read seenRulesVer
+	seenRulesVer int64
 	lastCheck    checkResult
 	fileChecked  time.Time // when checkFile last succeeded
 	closed       bool
 
-	loadedAt atomic.Int64 // unix nanoseconds of the last reload
+	loadedAt atomic.Int64                 // unix nanoseconds of the last reload
+	failing  atomic.Pointer[checkFailure] // the last check's error while checks fail
 
 	reloads atomic.Int64 // full rule reloads, read by tests
 	checks  atomic.Int64 // data_version checks, read by tests
@@ -77,7 +90,22 @@ type Store struct {
 type Option func(*openOptions)
 
 type openOptions struct {
-	group string
+	group    string
+	logger   *slog.Logger
+	maxConns int
+	noListen bool // tests: no change listener (PostgreSQL)
+}
+
+// WithLogger gives the store a logger for what happens in its background
+// (the PostgreSQL listener losing and regaining its connection).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *openOptions) { o.logger = l }
+}
+
+// WithMaxConns caps the PostgreSQL connections the store opens (default
+// 16). SQLite ignores it.
+func WithMaxConns(n int) Option {
+	return func(o *openOptions) { o.maxConns = n }
 }
 
 // WithGroup makes a database that Open creates readable by the named
@@ -115,7 +143,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, wrap("open", err)
 	}
-	s := &Store{path: path, db: db, checkSem: make(chan struct{}, 1), now: time.Now}
+	s := &Store{driver: DriverSQLite, path: path, db: db, checkSem: make(chan struct{}, 1), now: time.Now}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.open(ctx); err != nil {
 		s.cancel()
@@ -167,7 +195,7 @@ func lookupGroup(group string) (int, error) {
 }
 
 func (s *Store) open(ctx context.Context) error {
-	if err := migrate(ctx, s.db, s.now); err != nil {
+	if err := migrate(ctx, s.db, s.now, DriverSQLite); err != nil {
 		return err
 	}
 	if err := enableWAL(ctx, s.db); err != nil {
@@ -227,6 +255,9 @@ func enableWAL(ctx context.Context, db *sql.DB) error {
 // Close waits for an in-flight rules check, then closes the database.
 func (s *Store) Close() error {
 	s.cancel()
+	if s.pg != nil {
+		s.pg.wg.Wait() // the listener
+	}
 	s.checkSem <- struct{}{} // an in-flight check holds the semaphore until done
 	if s.closed {
 		<-s.checkSem
@@ -241,21 +272,26 @@ func (s *Store) Close() error {
 	if s.rulesVerStmt != nil {
 		errs = append(errs, s.rulesConn.Raw(func(any) error { return s.rulesVerStmt.Close() }))
 	}
-	errs = append(errs, s.rulesConn.Close(), s.db.Close())
+	if s.rulesConn != nil {
+		errs = append(errs, s.rulesConn.Close())
+	}
+	errs = append(errs, s.db.Close())
 	if err := errors.Join(errs...); err != nil {
 		return wrap("close", err)
 	}
 	return nil
 }
 
-// Ping reports whether the store is readable: the database file exists and
-// a query on the rules tables succeeds. It backs /readyz.
+// Ping reports whether the store is readable: the database file exists
+// (SQLite) and a query on the rules tables succeeds. It backs /readyz.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.checkFile(); err != nil {
-		return unavailable("ping", err)
+	if s.driver == DriverSQLite {
+		if err := s.checkFile(); err != nil {
+			return unavailable("ping", err)
+		}
 	}
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM stations LIMIT 1)").Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM stations LIMIT 1) AS s").Scan(&n); err != nil {
 		return unavailable("ping", err)
 	}
 	return nil

@@ -78,45 +78,49 @@ func TestOpenCreatesFileAndMigrationsAreIdempotent(t *testing.T) {
 }
 
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
-	path := tempDB(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := Open(context.Background(), path)
-			if err == nil {
-				err = s.Close()
-			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("open #%d: %v", i, err)
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := d.open(context.Background(), path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			}()
 		}
-	}
-	s := openTest(t, path)
-	ms, _ := loadMigrations()
-	var n int
-	if err := s.db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(ms) {
-		t.Errorf("%d migration rows, %v; want %d", n, err, len(ms))
-	}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("open #%d: %v", i, err)
+			}
+		}
+		s := d.openAt(t, path)
+		ms, _ := loadMigrations()
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(ms) {
+			t.Errorf("%d migration rows, %v; want %d", n, err, len(ms))
+		}
+	})
 }
 
 func TestOpenRejectsNewerSchema(t *testing.T) {
-	path := tempDB(t)
-	s := openTest(t, path)
-	if _, err := s.db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '')"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	_, err := Open(context.Background(), path)
-	if rules.ErrorCode(err) != rules.EUNAVAILABLE {
-		t.Fatalf("Open on a newer schema: %v (code %q), want %s", err, rules.ErrorCode(err), rules.EUNAVAILABLE)
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		s := d.openAt(t, path)
+		if _, err := s.db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '')"); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		_, err := d.open(context.Background(), path)
+		if rules.ErrorCode(err) != rules.EUNAVAILABLE {
+			t.Fatalf("Open on a newer schema: %v (code %q), want %s", err, rules.ErrorCode(err), rules.EUNAVAILABLE)
+		}
+	})
 }
 
 func TestOpenBadPath(t *testing.T) {
@@ -129,172 +133,178 @@ func TestOpenBadPath(t *testing.T) {
 }
 
 func TestUpdateRulesRoundTrip(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	want := sampleRules()
-	changes, err := s.UpdateRules(ctx, "alice", func(rs *rules.RuleSet) error {
-		*rs = *want.Clone()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Diff(rules.NewRuleSet(), want); !reflect.DeepEqual(changes, got) {
-		t.Errorf("changes = %v\nwant %v", changes, got)
-	}
-	got, err := s.LoadRules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("LoadRules after update:\n got %#v\nwant %#v", got, want)
-	}
-	audit, err := s.Audit(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(audit) != len(changes) {
-		t.Fatalf("%d audit rows, want %d", len(audit), len(changes))
-	}
-	for i, e := range audit {
-		if e.Actor != "alice" || e.Change != changes[i] || e.At.IsZero() || (i > 0 && e.ID <= audit[i-1].ID) {
-			t.Errorf("audit[%d] = %+v, want actor alice and change %+v", i, e, changes[i])
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		want := sampleRules()
+		changes, err := s.UpdateRules(ctx, "alice", func(rs *rules.RuleSet) error {
+			*rs = *want.Clone()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if got := Diff(rules.NewRuleSet(), want); !reflect.DeepEqual(changes, got) {
+			t.Errorf("changes = %v\nwant %v", changes, got)
+		}
+		got, err := s.LoadRules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("LoadRules after update:\n got %#v\nwant %#v", got, want)
+		}
+		audit, err := s.Audit(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) != len(changes) {
+			t.Fatalf("%d audit rows, want %d", len(audit), len(changes))
+		}
+		for i, e := range audit {
+			if e.Actor != "alice" || e.Change != changes[i] || e.At.IsZero() || (i > 0 && e.ID <= audit[i-1].ID) {
+				t.Errorf("audit[%d] = %+v, want actor alice and change %+v", i, e, changes[i])
+			}
+		}
 
-	// A second update writes only its difference, through every kind of row.
-	changes, err = s.UpdateRules(ctx, "bob", func(rs *rules.RuleSet) error {
-		rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}  // insert
-		rs.Stations["1002"].Modes[rules.InboundDirect] = rules.OnDemand       // update
-		delete(rs.Groups["board"].Modes, rules.Outbound)                      // delete
-		rs.Stations["2001"].Group = "sales"                                   // move
-		delete(rs.Groups, "board")                                            // delete group
-		delete(rs.Stations, "1002")                                           // delete station
-		rs.Defaults.Announce = false                                          // settings
-		rs.Groups["sales"].RetentionDays = nil                                // unset
-		rs.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway} // create
-		rs.Defaults.Modes[rules.Internal] = rules.Off                         // default insert
-		return nil
+		// A second update writes only its difference, through every kind of row.
+		changes, err = s.UpdateRules(ctx, "bob", func(rs *rules.RuleSet) error {
+			rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}  // insert
+			rs.Stations["1002"].Modes[rules.InboundDirect] = rules.OnDemand       // update
+			delete(rs.Groups["board"].Modes, rules.Outbound)                      // delete
+			rs.Stations["2001"].Group = "sales"                                   // move
+			delete(rs.Groups, "board")                                            // delete group
+			delete(rs.Stations, "1002")                                           // delete station
+			rs.Defaults.Announce = false                                          // settings
+			rs.Groups["sales"].RetentionDays = nil                                // unset
+			rs.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway} // create
+			rs.Defaults.Modes[rules.Internal] = rules.Off                         // default insert
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want2 := want.Clone()
+		want2.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}
+		want2.Stations["2001"].Group = "sales"
+		delete(want2.Groups, "board")
+		delete(want2.Stations, "1002")
+		want2.Defaults.Announce = false
+		want2.Groups["sales"].RetentionDays = nil
+		want2.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway}
+		want2.Defaults.Modes[rules.Internal] = rules.Off
+		got, err = s.LoadRules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want2) {
+			t.Errorf("LoadRules after second update:\n got %#v\nwant %#v", got, want2)
+		}
+		if d := Diff(want, want2); !reflect.DeepEqual(changes, d) {
+			t.Errorf("changes = %v\nwant %v", changes, d)
+		}
+		var orphans int
+		if err := s.db.QueryRow("SELECT count(*) FROM rules WHERE group_name = 'board' OR station_id = '1002'").Scan(&orphans); err != nil || orphans != 0 {
+			t.Errorf("rule rows of deleted owners: %d, %v", orphans, err)
+		}
+		audit, _ = s.Audit(ctx, time.Time{})
+		if n := len(audit); n != len(Diff(nil, want))+len(changes) {
+			t.Errorf("%d audit rows, want %d", n, len(Diff(nil, want))+len(changes))
+		}
+
+		// No difference: nothing written, no audit.
+		changes, err = s.UpdateRules(ctx, "carol", func(*rules.RuleSet) error { return nil })
+		if err != nil || changes != nil {
+			t.Errorf("no-op update = %v, %v; want no changes", changes, err)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want2 := want.Clone()
-	want2.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}
-	want2.Stations["2001"].Group = "sales"
-	delete(want2.Groups, "board")
-	delete(want2.Stations, "1002")
-	want2.Defaults.Announce = false
-	want2.Groups["sales"].RetentionDays = nil
-	want2.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway}
-	want2.Defaults.Modes[rules.Internal] = rules.Off
-	got, err = s.LoadRules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want2) {
-		t.Errorf("LoadRules after second update:\n got %#v\nwant %#v", got, want2)
-	}
-	if d := Diff(want, want2); !reflect.DeepEqual(changes, d) {
-		t.Errorf("changes = %v\nwant %v", changes, d)
-	}
-	var orphans int
-	if err := s.db.QueryRow("SELECT count(*) FROM rules WHERE group_name = 'board' OR station_id = '1002'").Scan(&orphans); err != nil || orphans != 0 {
-		t.Errorf("rule rows of deleted owners: %d, %v", orphans, err)
-	}
-	audit, _ = s.Audit(ctx, time.Time{})
-	if n := len(audit); n != len(Diff(nil, want))+len(changes) {
-		t.Errorf("%d audit rows, want %d", n, len(Diff(nil, want))+len(changes))
-	}
-
-	// No difference: nothing written, no audit.
-	changes, err = s.UpdateRules(ctx, "carol", func(*rules.RuleSet) error { return nil })
-	if err != nil || changes != nil {
-		t.Errorf("no-op update = %v, %v; want no changes", changes, err)
-	}
 }
 
 func TestUpdateRulesInvalidWritesNothing(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	if _, err := s.ReplaceRules(ctx, "alice", sampleRules()); err != nil {
-		t.Fatal(err)
-	}
-	before, _ := s.LoadRules(ctx)
-	auditBefore, _ := s.Audit(ctx, time.Time{})
-	fnErr := rules.Errorf(rules.ENOTFOUND, "no such station")
-	tests := []struct {
-		name string
-		fn   func(*rules.RuleSet) error
-		code string
-	}{
-		{"unknown group", func(rs *rules.RuleSet) error {
-			rs.Stations["1001"].Group = "nope"
-			return nil
-		}, rules.EINVALID},
-		{"bad mode", func(rs *rules.RuleSet) error {
-			rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: "sometimes"}
-			rs.Stations["9"] = &rules.Station{ID: "9"}
-			return nil
-		}, rules.EINVALID},
-		{"bad station id", func(rs *rules.RuleSet) error {
-			rs.Stations["a/../b"] = &rules.Station{ID: "a/../b"}
-			return nil
-		}, rules.EINVALID},
-		{"fn error", func(rs *rules.RuleSet) error {
-			rs.Stations["9"] = &rules.Station{ID: "9"}
-			return fnErr
-		}, rules.ENOTFOUND},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			changes, err := s.UpdateRules(ctx, "mallory", tt.fn)
-			if rules.ErrorCode(err) != tt.code || changes != nil {
-				t.Fatalf("UpdateRules = %v, %v (code %q); want code %s", changes, err, rules.ErrorCode(err), tt.code)
-			}
-			after, _ := s.LoadRules(ctx)
-			if !reflect.DeepEqual(after, before) {
-				t.Errorf("rules changed by a failed update")
-			}
-			if a, _ := s.Audit(ctx, time.Time{}); len(a) != len(auditBefore) {
-				t.Errorf("audit grew by a failed update: %d rows, want %d", len(a), len(auditBefore))
-			}
-		})
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		if _, err := s.ReplaceRules(ctx, "alice", sampleRules()); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.LoadRules(ctx)
+		auditBefore, _ := s.Audit(ctx, time.Time{})
+		fnErr := rules.Errorf(rules.ENOTFOUND, "no such station")
+		tests := []struct {
+			name string
+			fn   func(*rules.RuleSet) error
+			code string
+		}{
+			{"unknown group", func(rs *rules.RuleSet) error {
+				rs.Stations["1001"].Group = "nope"
+				return nil
+			}, rules.EINVALID},
+			{"bad mode", func(rs *rules.RuleSet) error {
+				rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: "sometimes"}
+				rs.Stations["9"] = &rules.Station{ID: "9"}
+				return nil
+			}, rules.EINVALID},
+			{"bad station id", func(rs *rules.RuleSet) error {
+				rs.Stations["a/../b"] = &rules.Station{ID: "a/../b"}
+				return nil
+			}, rules.EINVALID},
+			{"fn error", func(rs *rules.RuleSet) error {
+				rs.Stations["9"] = &rules.Station{ID: "9"}
+				return fnErr
+			}, rules.ENOTFOUND},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				changes, err := s.UpdateRules(ctx, "mallory", tt.fn)
+				if rules.ErrorCode(err) != tt.code || changes != nil {
+					t.Fatalf("UpdateRules = %v, %v (code %q); want code %s", changes, err, rules.ErrorCode(err), tt.code)
+				}
+				after, _ := s.LoadRules(ctx)
+				if !reflect.DeepEqual(after, before) {
+					t.Errorf("rules changed by a failed update")
+				}
+				if a, _ := s.Audit(ctx, time.Time{}); len(a) != len(auditBefore) {
+					t.Errorf("audit grew by a failed update: %d rows, want %d", len(a), len(auditBefore))
+				}
+			})
+		}
+	})
 }
 
 func TestReplaceRules(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	first := sampleRules()
-	if _, err := s.ReplaceRules(ctx, "import", first); err != nil {
-		t.Fatal(err)
-	}
-	second := rules.NewRuleSet()
-	second.Groups["support"] = &rules.Group{Name: "support", Profile: "customer-service"}
-	second.Stations["1001"] = &rules.Station{ID: "1001", Kind: rules.SIPPhone, Group: "support"}
-	changes, err := s.ReplaceRules(ctx, "import", second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := Diff(first, second); !reflect.DeepEqual(changes, want) {
-		t.Errorf("changes = %v\nwant %v", changes, want)
-	}
-	got, _ := s.LoadRules(ctx)
-	if !reflect.DeepEqual(got, second) {
-		t.Errorf("after replace:\n got %#v\nwant %#v", got, second)
-	}
-	bad := second.Clone()
-	bad.Groups["x"] = &rules.Group{Name: "x", Profile: "no-such-profile"}
-	if _, err := s.ReplaceRules(ctx, "import", bad); rules.ErrorCode(err) != rules.EINVALID {
-		t.Errorf("replace with unknown profile: %v, want %s", err, rules.EINVALID)
-	}
-	if _, err := s.ReplaceRules(ctx, "import", nil); rules.ErrorCode(err) != rules.EINVALID {
-		t.Errorf("replace with nil: %v, want %s", err, rules.EINVALID)
-	}
-	if got, _ := s.LoadRules(ctx); !reflect.DeepEqual(got, second) {
-		t.Errorf("failed replace changed the rules")
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		first := sampleRules()
+		if _, err := s.ReplaceRules(ctx, "import", first); err != nil {
+			t.Fatal(err)
+		}
+		second := rules.NewRuleSet()
+		second.Groups["support"] = &rules.Group{Name: "support", Profile: "customer-service"}
+		second.Stations["1001"] = &rules.Station{ID: "1001", Kind: rules.SIPPhone, Group: "support"}
+		changes, err := s.ReplaceRules(ctx, "import", second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := Diff(first, second); !reflect.DeepEqual(changes, want) {
+			t.Errorf("changes = %v\nwant %v", changes, want)
+		}
+		got, _ := s.LoadRules(ctx)
+		if !reflect.DeepEqual(got, second) {
+			t.Errorf("after replace:\n got %#v\nwant %#v", got, second)
+		}
+		bad := second.Clone()
+		bad.Groups["x"] = &rules.Group{Name: "x", Profile: "no-such-profile"}
+		if _, err := s.ReplaceRules(ctx, "import", bad); rules.ErrorCode(err) != rules.EINVALID {
+			t.Errorf("replace with unknown profile: %v, want %s", err, rules.EINVALID)
+		}
+		if _, err := s.ReplaceRules(ctx, "import", nil); rules.ErrorCode(err) != rules.EINVALID {
+			t.Errorf("replace with nil: %v, want %s", err, rules.EINVALID)
+		}
+		if got, _ := s.LoadRules(ctx); !reflect.DeepEqual(got, second) {
+			t.Errorf("failed replace changed the rules")
+		}
+	})
 }
 
 func TestDiff(t *testing.T) {
@@ -376,57 +386,61 @@ func TestDiff(t *testing.T) {
 }
 
 func TestRulesSeesOtherProcessCommitOnNextCall(t *testing.T) {
-	path := tempDB(t)
-	reader, writer := openTest(t, path), openTest(t, path)
-	ctx := context.Background()
-	rs, err := reader.Rules(ctx)
-	if err != nil || rs == nil {
-		t.Fatalf("Rules = %v, %v", rs, err)
-	}
-	if got := rs.Resolve("1001", rules.Outbound); got.Mode != rules.Off {
-		t.Fatalf("empty store resolves to %v", got)
-	}
-	reloads := reader.reloads.Load()
-	for i := 0; i < 5; i++ {
-		if again, err := reader.Rules(ctx); err != nil || again != rs {
-			t.Fatalf("unchanged store: Rules = %p, %v; want the same snapshot %p", again, err, rs)
-		}
-	}
-	if n := reader.reloads.Load(); n != reloads {
-		t.Fatalf("%d reloads with nothing changed", n-reloads)
-	}
-
-	modes := []rules.Mode{rules.Auto, rules.OnDemand, rules.Off, rules.Auto}
-	for i, m := range modes {
-		if _, err := writer.UpdateRules(ctx, "test", func(rs *rules.RuleSet) error {
-			rs.Stations["1001"] = &rules.Station{ID: "1001", Modes: rules.ModeSet{rules.Outbound: m}}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		reader, writer := d.openAt(t, path), d.openAt(t, path)
+		ctx := context.Background()
 		rs, err := reader.Rules(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || rs == nil {
+			t.Fatalf("Rules = %v, %v", rs, err)
 		}
-		if got := rs.Resolve("1001", rules.Outbound); got.Mode != m || got.Rule != "station:1001" {
-			t.Fatalf("change %d: reader resolves %v, want %s from station:1001", i, got, m)
+		if got := rs.Resolve("1001", rules.Outbound); got.Mode != rules.Off {
+			t.Fatalf("empty store resolves to %v", got)
 		}
-		if n := reader.reloads.Load(); n != reloads+int64(i+1) {
-			t.Fatalf("change %d: %d reloads, want %d", i, n-reloads, i+1)
+		reloads := reader.reloads.Load()
+		for i := 0; i < 5; i++ {
+			if again, err := reader.Rules(ctx); err != nil || again != rs {
+				t.Fatalf("unchanged store: Rules = %p, %v; want the same snapshot %p", again, err, rs)
+			}
 		}
-	}
+		if n := reader.reloads.Load(); n != reloads {
+			t.Fatalf("%d reloads with nothing changed", n-reloads)
+		}
+
+		modes := []rules.Mode{rules.Auto, rules.OnDemand, rules.Off, rules.Auto}
+		for i, m := range modes {
+			if _, err := writer.UpdateRules(ctx, "test", func(rs *rules.RuleSet) error {
+				rs.Stations["1001"] = &rules.Station{ID: "1001", Modes: rules.ModeSet{rules.Outbound: m}}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := reader.Rules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rs.Resolve("1001", rules.Outbound); got.Mode != m || got.Rule != "station:1001" {
+				t.Fatalf("change %d: reader resolves %v, want %s from station:1001", i, got, m)
+			}
+			if n := reader.reloads.Load(); n != reloads+int64(i+1) {
+				t.Fatalf("change %d: %d reloads, want %d", i, n-reloads, i+1)
+			}
+		}
+	})
 }
 
 func TestRulesSeesOwnWrites(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	if _, err := s.ReplaceRules(ctx, "t", sampleRules()); err != nil {
-		t.Fatal(err)
-	}
-	rs, err := s.Rules(ctx)
-	if err != nil || !reflect.DeepEqual(rs, sampleRules()) {
-		t.Fatalf("Rules after own write = %v, %v", rs, err)
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		if _, err := s.ReplaceRules(ctx, "t", sampleRules()); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.Rules(ctx)
+		if err != nil || !reflect.DeepEqual(rs, sampleRules()) {
+			t.Fatalf("Rules after own write = %v, %v", rs, err)
+		}
+	})
 }
 
 func TestRulesNotBlockedByWriter(t *testing.T) {
@@ -460,57 +474,59 @@ func TestRulesNotBlockedByWriter(t *testing.T) {
 }
 
 func TestRulesStuckCheckReturnsLastSnapshot(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	if _, err := s.ReplaceRules(ctx, "t", sampleRules()); err != nil {
-		t.Fatal(err)
-	}
-	good, err := s.Rules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A commit the stuck check will pick up once it is released.
-	if _, err := s.UpdateRules(ctx, "t", func(rs *rules.RuleSet) error {
-		rs.Defaults.Announce = false
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	// The check blocks as it would behind a lock held by another process
-	// (busy_timeout is 5s).
-	release := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	s.testHookCheck = func() {
-		entered <- struct{}{}
-		<-release
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t, withoutListener())
+		ctx := context.Background()
+		if _, err := s.ReplaceRules(ctx, "t", sampleRules()); err != nil {
+			t.Fatal(err)
+		}
+		good, err := s.Rules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A commit the stuck check will pick up once it is released.
+		if _, err := s.UpdateRules(ctx, "t", func(rs *rules.RuleSet) error {
+			rs.Defaults.Announce = false
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// The check blocks as it would behind a lock held by another process
+		// (busy_timeout is 5s).
+		release := make(chan struct{})
+		entered := make(chan struct{}, 1)
+		s.testHookCheck = func() {
+			entered <- struct{}{}
+			<-release
+		}
 
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	rs, err := s.Rules(short)
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("Rules held the caller %v past a 50ms deadline", elapsed)
-	}
-	if rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("stuck: Rules = %p, %v (code %q); want last snapshot %p and %s wrapping the deadline",
-			rs, err, rules.ErrorCode(err), good, rules.EUNAVAILABLE)
-	}
-	<-entered
-	// Callers queued behind the stuck check are bounded by their ctx too.
-	short2, cancel2 := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel2()
-	if rs, err := s.Rules(short2); rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE {
-		t.Fatalf("second caller while stuck: %p, %v", rs, err)
-	}
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		rs, err := s.Rules(short)
+		if elapsed := time.Since(start); elapsed > time.Second {
+			t.Errorf("Rules held the caller %v past a 50ms deadline", elapsed)
+		}
+		if rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stuck: Rules = %p, %v (code %q); want last snapshot %p and %s wrapping the deadline",
+				rs, err, rules.ErrorCode(err), good, rules.EUNAVAILABLE)
+		}
+		<-entered
+		// Callers queued behind the stuck check are bounded by their ctx too.
+		short2, cancel2 := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel2()
+		if rs, err := s.Rules(short2); rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE {
+			t.Fatalf("second caller while stuck: %p, %v", rs, err)
+		}
 
-	// Released, the background check finishes and publishes.
-	s.testHookCheck = nil // safe: the stuck check already called the hook
-	close(release)
-	rs, err = s.Rules(ctx)
-	if err != nil || rs.Defaults.Announce {
-		t.Fatalf("after release: Rules = %v, %v; want the committed change", rs, err)
-	}
+		// Released, the background check finishes and publishes.
+		s.testHookCheck = nil // safe: the stuck check already called the hook
+		close(release)
+		rs, err = s.Rules(ctx)
+		if err != nil || rs.Defaults.Announce {
+			t.Fatalf("after release: Rules = %v, %v; want the committed change", rs, err)
+		}
+	})
 }
 
 func TestRulesCorruptReturnsLastSnapshot(t *testing.T) {
@@ -613,137 +629,145 @@ func TestPing(t *testing.T) {
 }
 
 func TestRulesAfterClose(t *testing.T) {
-	s, err := Open(context.Background(), tempDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, _ := s.Rules(context.Background())
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	rs, err := s.Rules(context.Background())
-	if rs != last || rules.ErrorCode(err) != rules.EUNAVAILABLE {
-		t.Errorf("Rules after Close = %p, %v; want last snapshot and %s", rs, err, rules.EUNAVAILABLE)
-	}
-}
-
-func TestRulesConcurrentCallersSeeCommits(t *testing.T) {
-	path := tempDB(t)
-	reader, writer := openTest(t, path), openTest(t, path)
-	ctx := context.Background()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var calls sync.Map
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := 0
-			for {
-				select {
-				case <-stop:
-					calls.Store(g, n)
-					return
-				default:
-				}
-				if _, err := reader.Rules(ctx); err != nil {
-					t.Error(err)
-					return
-				}
-				n++
-			}
-		}()
-	}
-	for i := 0; i < 20; i++ {
-		id := fmt.Sprintf("%d", 5000+i)
-		if _, err := writer.UpdateRules(ctx, "t", func(rs *rules.RuleSet) error {
-			rs.Stations[id] = &rules.Station{ID: id, Modes: rules.ModeSet{rules.Outbound: rules.Auto}}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		rs, err := reader.Rules(ctx)
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s, err := d.open(context.Background(), d.fresh(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !rs.IsStation(id) {
-			t.Fatalf("commit %d not seen by the next call", i)
+		last, _ := s.Rules(context.Background())
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	close(stop)
-	wg.Wait()
-	total := 0
-	calls.Range(func(_, v any) bool { total += v.(int); return true })
-	t.Logf("%d concurrent Rules calls ran %d checks and %d reloads", total, reader.checks.Load(), reader.reloads.Load())
+		if err := s.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		rs, err := s.Rules(context.Background())
+		if rs != last || rules.ErrorCode(err) != rules.EUNAVAILABLE {
+			t.Errorf("Rules after Close = %p, %v; want last snapshot and %s", rs, err, rules.EUNAVAILABLE)
+		}
+	})
+}
+
+func TestRulesConcurrentCallersSeeCommits(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		reader, writer := d.openAt(t, path), d.openAt(t, path)
+		ctx := context.Background()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var calls sync.Map
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := 0
+				for {
+					select {
+					case <-stop:
+						calls.Store(g, n)
+						return
+					default:
+					}
+					if _, err := reader.Rules(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					n++
+				}
+			}()
+		}
+		for i := 0; i < 20; i++ {
+			id := fmt.Sprintf("%d", 5000+i)
+			if _, err := writer.UpdateRules(ctx, "t", func(rs *rules.RuleSet) error {
+				rs.Stations[id] = &rules.Station{ID: id, Modes: rules.ModeSet{rules.Outbound: rules.Auto}}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := reader.Rules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rs.IsStation(id) {
+				t.Fatalf("commit %d not seen by the next call", i)
+			}
+		}
+		close(stop)
+		wg.Wait()
+		total := 0
+		calls.Range(func(_, v any) bool { total += v.(int); return true })
+		t.Logf("%d concurrent Rules calls ran %d checks and %d reloads", total, reader.checks.Load(), reader.reloads.Load())
+	})
 }
 
 func TestConcurrentUpdatesFromTwoStoresLoseNothing(t *testing.T) {
-	path := tempDB(t)
-	stores := []*Store{openTest(t, path), openTest(t, path)}
-	ctx := context.Background()
-	const perWorker = 10
-	var wg sync.WaitGroup
-	for w := 0; w < 6; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := stores[w%2]
-			for i := 0; i < perWorker; i++ {
-				id := fmt.Sprintf("%d-%d", w, i)
-				if _, err := s.UpdateRules(ctx, "worker", func(rs *rules.RuleSet) error {
-					rs.Stations[id] = &rules.Station{ID: id}
-					return nil
-				}); err != nil {
-					t.Error(err)
-					return
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		path := d.fresh(t)
+		stores := []*Store{d.openAt(t, path), d.openAt(t, path)}
+		ctx := context.Background()
+		const perWorker = 10
+		var wg sync.WaitGroup
+		for w := 0; w < 6; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := stores[w%2]
+				for i := 0; i < perWorker; i++ {
+					id := fmt.Sprintf("%d-%d", w, i)
+					if _, err := s.UpdateRules(ctx, "worker", func(rs *rules.RuleSet) error {
+						rs.Stations[id] = &rules.Station{ID: id}
+						return nil
+					}); err != nil {
+						t.Error(err)
+						return
+					}
 				}
-			}
-		}()
-	}
-	wg.Wait()
-	rs, err := stores[0].LoadRules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs.Stations) != 6*perWorker {
-		t.Errorf("%d stations after %d concurrent creations", len(rs.Stations), 6*perWorker)
-	}
-	audit, _ := stores[1].Audit(ctx, time.Time{})
-	if len(audit) != 6*perWorker {
-		t.Errorf("%d audit rows, want %d", len(audit), 6*perWorker)
-	}
+			}()
+		}
+		wg.Wait()
+		rs, err := stores[0].LoadRules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs.Stations) != 6*perWorker {
+			t.Errorf("%d stations after %d concurrent creations", len(rs.Stations), 6*perWorker)
+		}
+		audit, _ := stores[1].Audit(ctx, time.Time{})
+		if len(audit) != 6*perWorker {
+			t.Errorf("%d audit rows, want %d", len(audit), 6*perWorker)
+		}
+	})
 }
 
 func TestAppendAuditAndSince(t *testing.T) {
-	s := openTest(t, tempDB(t))
-	ctx := context.Background()
-	clock := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return clock }
-	if err := s.AppendAudit(ctx, "retention", Change{Object: "recording:1", Field: "deleted", Before: "a.wav"}); err != nil {
-		t.Fatal(err)
-	}
-	clock = clock.Add(time.Hour + 500*time.Millisecond)
-	if err := s.AppendAudit(ctx, "retention", Change{Object: "recording:2", Field: "deleted"}, Change{Object: "recording:3", Field: "deleted"}); err != nil {
-		t.Fatal(err)
-	}
-	all, err := s.Audit(ctx, time.Time{})
-	if err != nil || len(all) != 3 {
-		t.Fatalf("Audit = %v, %v", all, err)
-	}
-	if !all[0].At.Equal(clock.Add(-time.Hour-500*time.Millisecond)) || all[0].Before != "a.wav" {
-		t.Errorf("audit[0] = %+v", all[0])
-	}
-	js, err := json.Marshal(all[0])
-	if want := `{"id":1,"at":"2026-11-24T10:00:00Z","actor":"retention","object":"recording:1","field":"deleted","before":"a.wav","after":""}`; err != nil || string(js) != want {
-		t.Errorf("audit JSON = %s, %v\nwant %s", js, err, want)
-	}
-	recent, _ := s.Audit(ctx, clock.Add(-time.Minute))
-	if len(recent) != 2 || recent[0].Object != "recording:2" || !recent[1].At.Equal(clock) {
-		t.Errorf("Audit since = %+v", recent)
-	}
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		clock := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		s.now = func() time.Time { return clock }
+		if err := s.AppendAudit(ctx, "retention", Change{Object: "recording:1", Field: "deleted", Before: "a.wav"}); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Hour + 500*time.Millisecond)
+		if err := s.AppendAudit(ctx, "retention", Change{Object: "recording:2", Field: "deleted"}, Change{Object: "recording:3", Field: "deleted"}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.Audit(ctx, time.Time{})
+		if err != nil || len(all) != 3 {
+			t.Fatalf("Audit = %v, %v", all, err)
+		}
+		if !all[0].At.Equal(clock.Add(-time.Hour-500*time.Millisecond)) || all[0].Before != "a.wav" {
+			t.Errorf("audit[0] = %+v", all[0])
+		}
+		js, err := json.Marshal(all[0])
+		if want := `{"id":1,"at":"2026-11-24T10:00:00Z","actor":"retention","object":"recording:1","field":"deleted","before":"a.wav","after":""}`; err != nil || string(js) != want {
+			t.Errorf("audit JSON = %s, %v\nwant %s", js, err, want)
+		}
+		recent, _ := s.Audit(ctx, clock.Add(-time.Minute))
+		if len(recent) != 2 || recent[0].Object != "recording:2" || !recent[1].At.Equal(clock) {
+			t.Errorf("Audit since = %+v", recent)
+		}
+	})
 }
 
 func TestCodeOf(t *testing.T) {

@@ -37,7 +37,7 @@ func (s *Store) ReplaceRules(ctx context.Context, actor string, rs *rules.RuleSe
 }
 
 func (s *Store) applyRules(ctx context.Context, op, actor string, next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+	tx, err := s.beginRulesWrite(ctx)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -67,6 +67,29 @@ func (s *Store) applyRules(ctx context.Context, op, actor string, next func(curr
 		return nil, wrap(op, err)
 	}
 	return changes, nil
+}
+
+// rulesWriteLockKey is the PostgreSQL advisory lock rules writers take.
+const rulesWriteLockKey = 0x72756c6573 // "rules"
+
+// beginRulesWrite begins a transaction that reads the rules and writes
+// changes computed from them. Such writers must run one at a time, or two
+// of them computing changes from the same state would lose one's: SQLite
+// serialises them (BEGIN IMMEDIATE, see dsnParams), PostgreSQL through a
+// transaction-scoped advisory lock taken before the first read, which
+// READ COMMITTED then makes see every write committed before it.
+func (s *Store) beginRulesWrite(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.driver == DriverPostgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(rulesWriteLockKey)); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
 }
 
 // ruleWriter holds the statements that write rules, prepared once per
