@@ -144,7 +144,7 @@ func TestCodeOfPostgres(t *testing.T) {
 		{&pgconn.PgError{Code: "40001"}, rules.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "53300"}, rules.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "25006"}, rules.EUNAVAILABLE},
-		{&pgconn.PgError{Code: "42P01"}, rules.EINTERNAL}, // undefined_table
+		{&pgconn.PgError{Code: "42P01"}, rules.EINTERNAL},                                // undefined_table
 		{&pgconn.PgError{Code: "42601", Message: "connection refused"}, rules.EINTERNAL}, // never by message
 		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), rules.EUNAVAILABLE},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, rules.EUNAVAILABLE},
