@@ -46,4 +46,5 @@ type Recording struct {
 	EndedAt   *time.Time     `json:"ended_at"`
 	Answered  *bool          `json:"answered"`
 	DeletedAt *time.Time     `json:"deleted_at,omitempty"`
+	Host      string         `json:"host,omitempty"` // the recgate host that first wrote the row (store.host_id)
 }

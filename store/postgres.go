@@ -69,7 +69,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	db.SetMaxOpenConns(o.maxConns)
 	db.SetMaxIdleConns(o.maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{driver: DriverPostgres, db: db, checkSem: make(chan struct{}, 1), now: time.Now,
+	s := &Store{driver: DriverPostgres, db: db, checkSem: make(chan struct{}, 1), now: time.Now, hostID: o.hostID,
 		pg: &pgState{cfg: cfg, dsn: RedactDSN(dsn), log: o.logger}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.openPostgres(ctx); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,17 +21,19 @@ type RecordingFilter struct {
 }
 
 const recordingColumns = `id, uniqueid, linkedid, station, direction, mode, trigger_by, rule, file,
-	callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at, answered, deleted_at`
+	callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at, answered, deleted_at, host`
 
 // recordingTime is when a recording began: started, else armed.
 const recordingTime = "coalesce(started_at, armed_at)"
 
 // upsertRecording writes one recording's row, inserted or replaced by
-// uniqueid (a channel's row is written again as its state moves on).
+// uniqueid (a channel's row is written again as its state moves on). The
+// host is the one that first wrote the row (where the call was set up):
+// a later write, from another host of a fleet, does not change it.
 const upsertRecording = `INSERT INTO recordings (uniqueid, linkedid, station, direction, mode,
 		trigger_by, rule, file, callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at,
-		answered, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		answered, deleted_at, host)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (uniqueid) DO UPDATE SET linkedid = excluded.linkedid, station = excluded.station,
 		direction = excluded.direction, mode = excluded.mode, trigger_by = excluded.trigger_by,
 		rule = excluded.rule, file = excluded.file, callerid = excluded.callerid, did = excluded.did,
@@ -65,7 +68,7 @@ func (s *Store) SaveRecordings(ctx context.Context, recs []*rules.Recording) err
 		_, err := st.ExecContext(ctx, r.UniqueID, r.LinkedID, r.Station, string(r.Direction), string(r.Mode),
 			string(r.Trigger), r.Rule, r.File, r.CallerID, r.DID, r.Queue, string(r.State),
 			nullTime(r.ArmedAt), nullTime(r.StartedAt), nullTime(r.PressedAt), nullTime(r.EndedAt),
-			nullBool(r.Answered), nullTime(r.DeletedAt))
+			nullBool(r.Answered), nullTime(r.DeletedAt), cmp.Or(r.Host, s.hostID))
 		if err != nil {
 			return wrap(fmt.Sprintf("save recording %s", r.UniqueID), err)
 		}
@@ -226,7 +229,7 @@ func scanRecording(sc scanner) (*rules.Recording, error) {
 	)
 	if err := sc.Scan(&r.ID, &r.UniqueID, &r.LinkedID, &r.Station, &r.Direction, &r.Mode, &r.Trigger,
 		&r.Rule, &r.File, &r.CallerID, &r.DID, &r.Queue, &r.State,
-		&armed, &started, &pressed, &ended, &answered, &d); err != nil {
+		&armed, &started, &pressed, &ended, &answered, &d, &r.Host); err != nil {
 		return nil, err
 	}
 	var err error

@@ -157,3 +157,28 @@ func TestRecordingsFilterAndMarkDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordingsKnowTheirHost: a row names the host that first wrote it
+// (store.host_id); a later write of the same channel from another host of
+// the fleet (its hangup) does not change it.
+func TestRecordingsKnowTheirHost(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		target := d.fresh(t)
+		a, b := d.openAt(t, target, WithHostID("pbx-a")), d.openAt(t, target, WithHostID("pbx-b"))
+		ctx := context.Background()
+		now := time.Now()
+		r := &rules.Recording{UniqueID: "1795511818.1", Station: "1001", Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now}
+		if err := a.SaveRecordings(ctx, []*rules.Recording{r}); err != nil {
+			t.Fatal(err)
+		}
+		ended := *r
+		ended.State, ended.EndedAt = rules.StateEnded, &now
+		if err := b.SaveRecordings(ctx, []*rules.Recording{&ended}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.RecordingByUniqueID(ctx, r.UniqueID)
+		if err != nil || got.Host != "pbx-a" || got.State != rules.StateEnded {
+			t.Errorf("row = %+v, %v; want host pbx-a, state ended", got, err)
+		}
+	})
+}

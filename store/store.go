@@ -53,6 +53,7 @@ type Store struct {
 	file   os.FileInfo // SQLite: the database file opened, to notice it being deleted or replaced
 	db     *sql.DB
 	pg     *pgState // PostgreSQL: the listener and its state; nil on SQLite
+	hostID string   // names this host in the recordings it writes
 
 	// ctx bounds the store's own background work; Close cancels it.
 	ctx    context.Context
@@ -94,6 +95,12 @@ type openOptions struct {
 	logger   *slog.Logger
 	maxConns int
 	noListen bool // tests: no change listener (PostgreSQL)
+	hostID   string
+}
+
+// WithHostID names the host in the rows of the recordings it writes.
+func WithHostID(id string) Option {
+	return func(o *openOptions) { o.hostID = id }
 }
 
 // WithLogger gives the store a logger for what happens in its background
@@ -143,7 +150,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, wrap("open", err)
 	}
-	s := &Store{driver: DriverSQLite, path: path, db: db, checkSem: make(chan struct{}, 1), now: time.Now}
+	s := &Store{driver: DriverSQLite, path: path, db: db, checkSem: make(chan struct{}, 1), now: time.Now, hostID: o.hostID}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.open(ctx); err != nil {
 		s.cancel()

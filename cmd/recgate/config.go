@@ -51,10 +51,14 @@ type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
 }
 
-// StoreConfig configures the SQLite store.
+// StoreConfig configures the store: SQLite (the default) or PostgreSQL
+// (a fleet of hosts on one database; see store_cmd.go).
 type StoreConfig struct {
-	Path  string `mapstructure:"path"`
-	Group string `mapstructure:"group"` // a database created is 0640 with this group; "" means 0600
+	Driver string `mapstructure:"driver"`  // sqlite or postgres
+	Path   string `mapstructure:"path"`    // sqlite: the database file
+	Group  string `mapstructure:"group"`   // sqlite: a database created is 0640 with this group; "" means 0600
+	DSN    string `mapstructure:"dsn"`     // postgres: the connection string (RECGATE_STORE_DSN)
+	HostID string `mapstructure:"host_id"` // the name recordings' rows give this host; "" means the hostname
 }
 
 // RecordingConfig configures recording files and MixMonitor.
@@ -98,7 +102,7 @@ func DefaultConfig() Config {
 			HangupHandler:   "recgate-hangup,s,1",
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:9573"},
-		Store: StoreConfig{Path: "./recgate.db"},
+		Store: StoreConfig{Driver: "sqlite", Path: "./recgate.db"},
 		Recording: RecordingConfig{
 			Dir:               "/var/spool/asterisk/monitor",
 			FileTemplate:      "{{.Date}}/{{.Station}}_{{.Direction}}_{{.UniqueID}}.wav",
@@ -189,8 +193,11 @@ func setDefaults(v *viper.Viper, c Config) {
 	v.SetDefault("agi.decision_timeout", c.AGI.DecisionTimeout)
 	v.SetDefault("agi.hangup_handler", c.AGI.HangupHandler)
 	v.SetDefault("http.listen", c.HTTP.Listen)
+	v.SetDefault("store.driver", c.Store.Driver)
 	v.SetDefault("store.path", c.Store.Path)
 	v.SetDefault("store.group", c.Store.Group)
+	v.SetDefault("store.dsn", c.Store.DSN)
+	v.SetDefault("store.host_id", c.Store.HostID)
 	v.SetDefault("recording.dir", c.Recording.Dir)
 	v.SetDefault("recording.file_template", c.Recording.FileTemplate)
 	v.SetDefault("recording.mixmonitor_options", c.Recording.MixMonitorOptions)
@@ -224,8 +231,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("agi.decision_timeout must be positive, got %s", c.AGI.DecisionTimeout)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
-	case c.Store.Path == "":
-		return errors.New("store.path must be set")
+	}
+	if err := c.Store.validate(); err != nil {
+		return err
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

@@ -111,3 +111,42 @@ func TestLoadConfigMissingNamedFile(t *testing.T) {
 		t.Fatal("a named, missing config file must be an error")
 	}
 }
+
+func TestLoadConfigStore(t *testing.T) {
+	const secret = "pa55-w0rd-x"
+	tests := []struct {
+		name, body string
+		env        []string
+		err        string // "" means valid
+	}{
+		{"sqlite default", "", nil, ""},
+		{"postgres from env", "store:\n  driver: postgres\n", []string{"RECGATE_STORE_DSN=postgres://recgate:" + secret + "@db1:5432/recgate"}, ""},
+		{"postgres kv", "store:\n  driver: postgres\n  dsn: host=db1 dbname=recgate user=recgate password=" + secret + "\n  host_id: pbx-a\n", nil, ""},
+		{"unknown driver", "store:\n  driver: mysql\n", nil, `store.driver "mysql": must be sqlite or postgres`},
+		{"postgres without dsn", "store:\n  driver: postgres\n", nil, "store.dsn is empty"},
+		{"dsn without host", "store:\n  driver: postgres\n  dsn: postgres://recgate:" + secret + "@/recgate\n", nil, "names no host"},
+		{"dsn without database", "store:\n  driver: postgres\n  dsn: postgres://recgate:" + secret + "@db1\n", nil, "names no database"},
+		{"kv without database", "store:\n  driver: postgres\n  dsn: host=db1 password=" + secret + "\n", nil, "names no database"},
+		{"dsn with sqlite", "", []string{"RECGATE_STORE_DSN=postgres://u:" + secret + "@db1/x"}, "store.driver is sqlite"},
+		{"group with postgres", "store:\n  driver: postgres\n  dsn: postgres://db1/x\n  group: backup\n", nil, "store.group applies to a SQLite file only"},
+		{"bad host_id", "store:\n  host_id: \"pbx a\"\n", nil, "store.host_id"},
+		{"sqlite without path", "store:\n  path: \"\"\n", nil, "store.path must be set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(writeConfig(t, tt.body), true, tt.env)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error prints the password: %v", err)
+			}
+		})
+	}
+}

@@ -117,7 +117,7 @@ func (a *app) openStore(cmd *cobra.Command) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(cmd.Context(), cfg.Store.Path, cfg.storeOptions()...)
+	return cfg.openStore(cmd.Context(), nil)
 }
 
 // readInput reads FILE, or stdin when FILE is "-".

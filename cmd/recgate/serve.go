@@ -63,6 +63,7 @@ type Main struct {
 
 	Registry *prometheus.Registry
 	Store    *store.Store
+	Outbox   *store.Outbox // PostgreSQL: recordings' metadata waiting for the database; nil on SQLite
 	Handler  *gate.Handler
 	AGI      *agi.Server
 	http     *http.Server
@@ -197,11 +198,18 @@ func tuneGC(environ []string) {
 // HTTP listeners. Their addresses are in AGIAddr and HTTPAddr.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
-	st, err := store.Open(ctx, cfg.Store.Path, cfg.storeOptions()...)
+	st, err := cfg.openStore(ctx, m.Logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	m.Store = st
+	var recordings gate.RecordingStore = st
+	if st.Driver() == store.DriverPostgres {
+		// A database across the network can be away for a while:
+		// recordings' metadata waits for it in a bounded queue.
+		m.Outbox = store.NewOutbox(st, store.DefaultOutboxSize, m.Logger)
+		recordings = m.Outbox
+	}
 	bg, stop := context.WithCancel(context.Background())
 	m.stop = stop
 
@@ -223,6 +231,8 @@ func (m *Main) Open(ctx context.Context) error {
 		return 0
 	}))
 
+	registerStoreMetrics(m.Registry, st, m.Outbox)
+
 	if cfg.RulesFile != "" {
 		w := newRulesFileWatcher(cfg.RulesFile, st, m.Logger, newRulesFileMetrics(m.Registry))
 		w.start(ctx, 200*time.Millisecond) // a bad or unsettled file is logged; the store's rules keep serving
@@ -240,7 +250,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Handler, err = gate.New(gcfg, gate.Options{
 		Rules:      st,
-		Recordings: st,
+		Recordings: recordings,
 		Metrics:    gate.NewMetrics(m.Registry),
 		Logger:     m.Logger,
 	})
@@ -284,7 +294,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); releaseMemoryAfterBursts(bg, m.AGI.ActiveSessions, m.Logger) }()
-	m.Logger.Info("recgate serving", "agi", m.AGIAddr(), "http", m.HTTPAddr(), "store", cfg.Store.Path, "version", version)
+	m.Logger.Info("recgate serving", "agi", m.AGIAddr(), "http", m.HTTPAddr(), "store", cfg.Store.storeName(), "version", version)
 	return nil
 }
 
@@ -327,6 +337,11 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("flush recordings: %w", err))
 		}
 	}
+	if m.Outbox != nil {
+		if err := m.Outbox.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush recordings: %w", err))
+		}
+	}
 	if m.Store != nil {
 		if err := m.Store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
@@ -345,7 +360,14 @@ func (m *Main) httpHandler() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := m.Store.Ping(ctx); err != nil {
-			http.Error(w, "store not readable: "+err.Error(), http.StatusServiceUnavailable)
+			msg := "store not readable: " + err.Error()
+			if t := m.Store.RulesLoadedAt(); !t.IsZero() {
+				msg += fmt.Sprintf("; calls are decided from the rules loaded at %s", t.UTC().Format(time.RFC3339))
+			}
+			if m.Outbox != nil {
+				msg += fmt.Sprintf("; %d recordings' metadata rows wait for the database", m.Outbox.Pending())
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		if rs, err := m.Store.Rules(ctx); rs == nil {
@@ -423,9 +445,9 @@ func (m *Main) Reload() error {
 	lvl, _ := parseLevel(cfg.Log.Level)
 	m.level.Set(lvl)
 	if cfg.AGI.Listen != m.Config.AGI.Listen || cfg.HTTP.Listen != m.Config.HTTP.Listen ||
-		cfg.Store.Path != m.Config.Store.Path || cfg.AGI.MaxSessions != m.Config.AGI.MaxSessions ||
+		cfg.Store != m.Config.Store || cfg.AGI.MaxSessions != m.Config.AGI.MaxSessions ||
 		cfg.AGI.ReadTimeout != m.Config.AGI.ReadTimeout || cfg.RulesFile != m.Config.RulesFile {
-		m.Logger.Warn("config reload: listen addresses, store.path, agi.max_sessions, agi.read_timeout and rules_file change only on restart")
+		m.Logger.Warn("config reload: listen addresses, the store section, agi.max_sessions, agi.read_timeout and rules_file change only on restart")
 	}
 	m.reload.success()
 	m.Logger.Info("config reloaded", "file", m.configPath)
