@@ -18,6 +18,7 @@ import (
 	"github.com/recgate/recgate/agi/agitest"
 	"github.com/recgate/recgate/internal/pgtest"
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 // TestMain stops the PostgreSQL server the fleet tests started, if any.
@@ -275,4 +276,161 @@ func TestFleetPropagationDelay(t *testing.T) {
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	pct := func(p float64) time.Duration { return delays[min(len(delays)-1, int(p*float64(len(delays))))] }
 	t.Logf("propagation host a -> host b over %d changes: p50 %v, p99 %v, max %v", changes, pct(0.50), pct(0.99), delays[len(delays)-1])
+}
+
+// TestFleetOutage: under load on two hosts, the listeners' connections are
+// killed (pg_terminate_backend), then PostgreSQL is stopped and started
+// again. Calls go on being decided from the last snapshot, /readyz says
+// why the host is not ready, and every recording's metadata made during
+// the outage is in the database after it: counts match.
+func TestFleetOutage(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.CreateDatabase(t)
+	a, b := newFleetHost(t, dsn, "pbx-a"), newFleetHost(t, dsn, "pbx-b")
+	a.importRules(e2eRules)
+	a.startInProcess()
+	b.startInProcess()
+
+	tr := transcript(t, "0016-arm")
+	var (
+		stop           atomic.Bool
+		auto, sessions atomic.Int64
+		wg             sync.WaitGroup
+	)
+	defer func() { stop.Store(true); wg.Wait() }()
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				addr := []string{a.agi, b.agi}[(w+i)%2]
+				d, err := decideAt(addr, tr, "1001", fmt.Sprintf("O%d-%d", w, i))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d != "auto" {
+					t.Errorf("session %d-%d decided %q, want auto (the last snapshot)", w, i, d)
+					return
+				}
+				sessions.Add(1)
+				auto.Add(1)
+			}
+		}(w)
+	}
+	more := func(what string, k int64) {
+		t.Helper()
+		seen := sessions.Load()
+		waitFor(t, 30*time.Second, func() bool { return sessions.Load() >= seen+k })
+		t.Logf("%s: %d sessions so far", what, sessions.Load())
+	}
+	more("before", 100)
+
+	if err := srv.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"); err != nil {
+		t.Fatal(err)
+	}
+	more("listeners killed", 100)
+	waitFor(t, 30*time.Second, func() bool {
+		return metric(t, a.http, "recgate_store_listener_reconnects_total") >= 1 &&
+			metric(t, b.http, "recgate_store_listener_connected") == 1
+	})
+
+	srv.Stop()
+	more("database stopped", 200)
+	resp, err := http.Get("http://" + a.http + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := new(strings.Builder)
+	bufio.NewReader(resp.Body).WriteTo(body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body.String(), "store not readable") ||
+		!strings.Contains(body.String(), "wait for the database") {
+		t.Errorf("/readyz during the outage: %d %q", resp.StatusCode, body)
+	}
+	if metric(t, a.http, "recgate_store_queue_rows")+metric(t, b.http, "recgate_store_queue_rows") == 0 {
+		t.Errorf("nothing queued during the outage")
+	}
+
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	more("database back", 100)
+	stop.Store(true)
+	wg.Wait()
+	for _, h := range []*fleetHost{a, b} {
+		waitFor(t, 30*time.Second, func() bool { return h.m.Outbox.Pending() == 0 })
+		if d := h.m.Outbox.Dropped(); d != 0 {
+			t.Errorf("%d rows dropped", d)
+		}
+	}
+	// The call handlers' writers hand over within their linger; then the
+	// outboxes write.
+	want := int(auto.Load())
+	var got int
+	waitFor(t, 30*time.Second, func() bool {
+		recs, err := a.m.Store.Recordings(context.Background(), store.RecordingFilter{})
+		got = len(recs)
+		return err == nil && got == want && a.m.Outbox.Pending() == 0 && b.m.Outbox.Pending() == 0
+	})
+	t.Logf("%d sessions recorded, %d rows in the database", want, got)
+	resp, err = http.Get("http://" + b.http + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after the outage: %d", resp.StatusCode)
+	}
+}
+
+// TestStoreCopyCLI: a SQLite deployment copied to PostgreSQL exports the
+// same rules and lists the same recordings; a second copy is refused
+// without --force; a dry run changes nothing.
+func TestStoreCopyCLI(t *testing.T) {
+	dsn := pgtest.New(t)
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "recgate.db")
+	lite := &fleetHost{t: t, dir: dir, cfgPath: filepath.Join(dir, "sqlite.yaml")}
+	if err := os.WriteFile(lite.cfgPath, []byte(fmt.Sprintf("store: {path: %q}\n", dbPath)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lite.importRules(e2eRules)
+	lite.mustCLI("station", "add", "3001", "--name", "Reception", "--group", "sales", "--actor", "alice")
+	lite.mustCLI("rule", "set", "default", "internal", "ondemand", "--actor", "bob")
+	wantExport := lite.mustCLI("rules", "export")
+	wantAudit := lite.mustCLI("audit", "list", "--json")
+	pg := newFleetHost(t, dsn, "pbx-a")
+
+	out := lite.mustCLI("store", "copy", "--from", "sqlite:"+dbPath, "--to", "postgres:"+dsn, "--dry-run")
+	if !strings.Contains(out, "dry run") {
+		t.Errorf("dry run output: %s", out)
+	}
+	if got := pg.mustCLI("station", "list", "--json"); strings.Contains(got, "3001") {
+		t.Fatalf("the dry run copied: %s", got)
+	}
+	out = lite.mustCLI("store", "copy", "--from", "sqlite:"+dbPath, "--to", "postgres:"+dsn)
+	if !strings.Contains(out, "verified") || !strings.Contains(out, "stations") {
+		t.Errorf("copy output: %s", out)
+	}
+	if got := pg.mustCLI("rules", "export"); got != wantExport {
+		t.Errorf("export from PostgreSQL:\n%s\nwant (from SQLite)\n%s", got, wantExport)
+	}
+	if got := pg.mustCLI("audit", "list", "--json"); got != wantAudit {
+		t.Errorf("audit differs after the copy")
+	}
+	_, errs, code := lite.cli("store", "copy", "--from", "sqlite:"+dbPath, "--to", "postgres:"+dsn)
+	if code != exitConflict || !strings.Contains(errs, "--force") {
+		t.Errorf("second copy: exit %d %q, want %d naming --force", code, errs, exitConflict)
+	}
+	lite.mustCLI("store", "copy", "--from", "sqlite:"+dbPath, "--to", "postgres:"+dsn, "--force")
+
+	// Refusals: a usage error, and a DSN whose password is never printed.
+	if _, _, code := lite.cli("store", "copy", "--from", "sqlite:"+dbPath); code != exitInvalid {
+		t.Errorf("copy without --to: exit %d", code)
+	}
+	_, errs, code = lite.cli("store", "copy", "--from", "sqlite:"+dbPath, "--to", "postgres:postgres://u:hunter2-secret@/x")
+	if code != exitInvalid || strings.Contains(errs, "hunter2-secret") || !strings.Contains(errs, "no host") {
+		t.Errorf("copy to a DSN without host: exit %d %q", code, errs)
+	}
 }
