@@ -434,3 +434,51 @@ func TestStoreCopyCLI(t *testing.T) {
 		t.Errorf("copy to a DSN without host: exit %d %q", code, errs)
 	}
 }
+
+// TestRetentionKeepsRowsOfFilesOnOtherHosts: in a fleet whose spools are
+// not shared, a file another host made is not found here; retention must
+// not take that for "gone" and drop the row of a file it did not delete.
+func TestRetentionKeepsRowsOfFilesOnOtherHosts(t *testing.T) {
+	dir := t.TempDir()
+	h := &fleetHost{t: t, dir: dir, cfgPath: filepath.Join(dir, "recgate.yaml")}
+	cfg := fmt.Sprintf("store: {path: %q, host_id: pbx-a}\nrecording: {dir: %q}\n", filepath.Join(dir, "recgate.db"), filepath.Join(dir, "rec"))
+	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.importRules(e2eRules) // group sales keeps 90 days
+	c, err := LoadConfig(h.cfgPath, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.openStore(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().AddDate(0, 0, -200)
+	var recs []*rules.Recording
+	for i, host := range []string{"pbx-a", "pbx-b"} {
+		recs = append(recs, &rules.Recording{UniqueID: fmt.Sprintf("1700000000.%d", i), Station: "1001",
+			Direction: rules.Outbound, Mode: rules.Auto, Trigger: rules.TriggerAuto, State: rules.StateEnded,
+			File: filepath.Join(dir, "rec", fmt.Sprintf("gone-%d.wav", i)), StartedAt: &old, EndedAt: &old,
+			Answered: ptrTo(true), Host: host})
+	}
+	if err := st.SaveRecordings(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, _, code := h.cli("retention", "run", "--actor", "cron")
+	if code != exitConflict || !strings.Contains(out, "made on host pbx-b: NOT deleted") {
+		t.Errorf("retention: exit %d\n%s", code, out)
+	}
+	var got []rules.Recording
+	decodeJSON(t, h.mustCLI("recordings", "list", "--json"), &got)
+	states := map[string]rules.RecordingState{}
+	for _, r := range got {
+		states[r.Host] = r.State
+	}
+	if states["pbx-a"] != rules.StateDeleted || states["pbx-b"] != rules.StateEnded {
+		t.Errorf("states after retention: %v; want pbx-a deleted (its own file, missing), pbx-b kept", states)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -142,6 +142,7 @@ func printRecording(w io.Writer, r *rules.Recording) {
 	row("rule", r.Rule)
 	row("state", string(r.State))
 	row("file", r.File)
+	row("host", r.Host)
 	row("caller id", r.CallerID)
 	row("did", r.DID)
 	row("queue", r.Queue)
@@ -261,7 +262,7 @@ func newRetentionCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return runRetention(cmd, a.env.Stdout, st, files, actor, dryRun, time.Now())
+			return runRetention(cmd, a.env.Stdout, st, files, actor, dryRun, time.Now(), cfg.Store.hostID())
 		},
 	}
 	run.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted, delete nothing")
@@ -270,7 +271,10 @@ func newRetentionCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.FileNamer, actor string, dryRun bool, now time.Time) error {
+// runRetention deletes what is past retention. host is this host's
+// store.host_id: a file not found here that another host of a fleet made
+// (its spool not shared with this one) is not gone, and its row is kept.
+func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.FileNamer, actor string, dryRun bool, now time.Time, host string) error {
 	ctx := cmd.Context()
 	rs, err := st.LoadRules(ctx)
 	if err != nil {
@@ -327,6 +331,12 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	// is marked gone only if a second look, after the other deletions,
 	// does not find it either.
 	for _, r := range missing {
+		if r.Host != "" && r.Host != host {
+			skipped++
+			fmt.Fprintf(w, "recording %d: file %s not found on this host; it was made on host %s: NOT deleted "+
+				"(share the spool between hosts, or run retention on %s)\n", r.ID, r.File, r.Host, r.Host)
+			continue
+		}
 		if err := files.CheckRemovable(r.File); !errors.Is(err, fs.ErrNotExist) {
 			skipped++
 			fmt.Fprintf(w, "recording %d: file %s was missing and is there again; NOT deleted, retry later\n", r.ID, r.File)
