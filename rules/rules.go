@@ -194,6 +194,9 @@ func (s *Station) Validate() error {
 	if err := ValidateStationID(s.ID); err != nil {
 		return err
 	}
+	if err := ValidateText("name", s.Name); err != nil {
+		return fmt.Errorf("station %s: %w", s.ID, err)
+	}
 	if s.Kind != "" {
 		if _, err := ParseKind(string(s.Kind)); err != nil {
 			return fmt.Errorf("station %s: %w", s.ID, err)
