@@ -152,9 +152,10 @@ var yamlLine = regexp.MustCompile(`^line (\d+): `)
 // construct began, counted from 0 for parser errors (an unclosed "{" on
 // line 2 noticed on line 3 is reported as "line 1"), so the position is
 // taken from a second parser, github.com/goccy/go-yaml, which reports the
-// token it stopped at. When that parser accepts the file (the two disagree
-// on a few corner cases), yaml/v3's line is kept. The configuration loader
-// uses it too.
+// token it stopped at. yaml/v3's line is never past the problem, so when
+// the other parser names an earlier line (the start of a multi-line token)
+// or accepts the file (the two disagree on a few corner cases), yaml/v3's
+// line is kept, without a column. The configuration loader uses it too.
 func SyntaxError(data []byte, err error) (line, col int, msg string) {
 	msg = strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -163,7 +164,7 @@ func SyntaxError(data []byte, err error) (line, col int, msg string) {
 	}
 	_, perr := goccyparser.ParseBytes(data, 0)
 	var se *goccy.SyntaxError
-	if errors.As(perr, &se) && se.Token != nil && se.Token.Position != nil {
+	if errors.As(perr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line >= line {
 		line, col = se.Token.Position.Line, se.Token.Position.Column
 	}
 	return line, col, msg

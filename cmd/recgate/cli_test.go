@@ -48,7 +48,21 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createStore(t, e.db)
 	return e
+}
+
+// createStore creates an empty database at path, as a first `recgate
+// serve` or `recgate init` does: the other verbs use an existing one only.
+func createStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cliResult is what one recgate invocation did.

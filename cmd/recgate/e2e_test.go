@@ -89,12 +89,13 @@ log: {level: debug}
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createStore(t, filepath.Join(dir, "recgate.db"))
 	h.importRules(e2eRules)
-	c, err := LoadConfig(h.cfgPath, true, nil)
+	c, err := LoadConfig(h.cfgPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.m = NewMain(c, h.cfgPath, true, &Env{Stdout: &syncBuffer{}, Stderr: h.logs})
+	h.m = NewMain(c, h.cfgPath, &Env{Stdout: &syncBuffer{}, Stderr: h.logs})
 	if err := h.m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -263,6 +263,15 @@ func TestReload(t *testing.T) {
 	if v := sampleValue(t, h, "recgate_config_last_reload_successful", ""); v != 0 {
 		t.Errorf("reload_successful = %v after a bad config, want 0", v)
 	}
+	// A duration without a unit would be nanoseconds: refused on reload
+	// as at start, naming the key and the form.
+	bare := strings.Replace(good, "read_timeout: 2s", "read_timeout: 2s, decision_timeout: 200", 1)
+	if err := os.WriteFile(h.cfgPath, []byte(bare), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Reload(); err == nil || !strings.Contains(err.Error(), "agi.decision_timeout: 200 has no unit: write a number with a unit, such as 5s") {
+		t.Fatalf("reload of a bare duration = %v, want a refusal naming agi.decision_timeout", err)
+	}
 	noDir["agi_uniqueid"] = "R3"
 	ast, _ = h.call("0016-arm", noDir, nil)
 	if d, _ := ast.Var("RECGATE_DIRECTION"); d != "outbound" {

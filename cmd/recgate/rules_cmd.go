@@ -111,11 +111,16 @@ func orDash(s string) string {
 	return s
 }
 
-// openStore opens the store named by the configuration.
+// openStore opens the existing store named by the configuration. It never
+// creates one: a verb run against the wrong configuration must say so, not
+// quietly answer from (or write to) a new empty database.
 func (a *app) openStore(cmd *cobra.Command) (*store.Store, error) {
 	cfg, err := a.config()
 	if err != nil {
 		return nil, err
+	}
+	if _, err := checkStorePath(cfg.Store.Path, false); err != nil {
+		return nil, fmt.Errorf("%w; configuration %s", err, a.configPath)
 	}
 	return store.Open(cmd.Context(), cfg.Store.Path)
 }
