@@ -63,3 +63,13 @@ func TestStationValidateRefusesControlCharactersInName(t *testing.T) {
 		t.Fatalf("a Polish name was refused: %v", err)
 	}
 }
+
+func TestRulesFileManaged(t *testing.T) {
+	if err := RulesFileManaged(""); err != nil {
+		t.Errorf("no rules file: %v", err)
+	}
+	err := RulesFileManaged("/etc/recgate/rules.yaml")
+	if ErrorCode(err) != ECONFLICT || !strings.Contains(err.Error(), "rules_file /etc/recgate/rules.yaml") {
+		t.Errorf("RulesFileManaged = %v (%s), want a conflict naming the file", err, ErrorCode(err))
+	}
+}

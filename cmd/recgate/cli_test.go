@@ -725,7 +725,7 @@ func TestCLIRulesImportExport(t *testing.T) {
 
 	// "-" reads the file from stdin; an import replaces the whole set.
 	r := e.runIn(strings.NewReader("groups:\n  sales: {profile: sales}\nstations:\n  \"1001\": {group: sales}\n"),
-		"rules", "import", "-", "--actor", "stdin")
+		"rules", "import", "-", "--actor", "stdin", "--prune")
 	if r.code != exitOK {
 		t.Fatalf("import -: %v", r)
 	}

@@ -18,7 +18,8 @@ func newGroupCmd(a *app) *cobra.Command {
 }
 
 func newGroupAddCmd(a *app, add bool) *cobra.Command {
-	var profile, retention, announce, actor string
+	var profile, retention, announce string
+	var w ruleWriter
 	use, short := "set NAME", "Change a group"
 	if add {
 		use, short = "add NAME", "Add a group, optionally from a built-in profile"
@@ -46,7 +47,7 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				g, exists := rs.Groups[name]
 				switch {
 				case add && exists:
@@ -73,20 +74,20 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 	cmd.Flags().StringVar(&profile, "profile", "", "a built-in profile to start from (see recgate profiles; \"\" for none)")
 	cmd.Flags().StringVar(&retention, "retention-days", "", "keep recordings N days (\"inherit\" to keep forever)")
 	cmd.Flags().StringVar(&announce, "announce", "", "play the recording notice: yes, no or inherit")
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 func newGroupRmCmd(a *app) *cobra.Command {
 	var force bool
-	var actor string
+	var w ruleWriter
 	cmd := &cobra.Command{
 		Use:   "rm NAME [--force]",
 		Short: "Remove a group; --force also moves its stations to no group",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				if _, ok := rs.Groups[name]; !ok {
 					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
 				}
@@ -109,7 +110,7 @@ func newGroupRmCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "move the group's stations to no group")
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
@@ -171,7 +172,7 @@ func printGroups(w io.Writer, list []groupJSON) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPROFILE\t"+directionHeaders()+"\tANNOUNCE\tRETENTION\tSTATIONS")
 	for _, g := range list {
-		fmt.Fprintf(tw, "%s\t%s", g.Name, orDash(g.Profile))
+		fmt.Fprintf(tw, "%s\t%s", orDash(g.Name), orDash(g.Profile))
 		for _, d := range rules.AllDirections() {
 			m := string(g.Effective[d])
 			if m == "" {

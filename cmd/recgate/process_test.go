@@ -247,7 +247,7 @@ func TestKillDuringImport(t *testing.T) {
 	}
 	sawOld, sawNew := false, false
 	for _, delay := range []time.Duration{150, 300, 450, 600, 800, 1200, 5000} {
-		cmd := exec.Command(bin, "--config", h.cfgPath, "rules", "import", big, "--actor", "kill-test")
+		cmd := exec.Command(bin, "--config", h.cfgPath, "rules", "import", big, "--actor", "kill-test", "--prune")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -107,8 +107,8 @@ func printRecordings(w io.Writer, recs []rules.Recording) {
 		if started == nil {
 			started = r.ArmedAt
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), r.Station, orDash(string(r.Direction)),
-			r.Mode, orDash(string(r.Trigger)), r.Rule, r.State, triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), orDash(r.Station), orDash(string(r.Direction)),
+			orDash(string(r.Mode)), orDash(string(r.Trigger)), orDash(r.Rule), orDash(string(r.State)), triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
 	}
 	tw.Flush()
 }
@@ -224,7 +224,7 @@ func newAuditCmd(a *app) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tWHEN\tACTOR\tOBJECT\tFIELD\tBEFORE\tAFTER")
 			for _, e := range entries {
 				at := e.At
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), e.Actor, e.Object, e.Field, orDash(e.Before), orDash(e.After))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After))
 			}
 			return tw.Flush()
 		},
@@ -250,6 +250,9 @@ func newRetentionCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.config()
 			if err != nil {
+				return err
+			}
+			if err := rules.ValidateText("--actor", actor); err != nil {
 				return err
 			}
 			files, err := gate.NewFileNamer(cfg.Recording.Dir, cfg.Recording.FileTemplate)

@@ -21,7 +21,7 @@ func newRuleCmd(a *app) *cobra.Command {
 }
 
 func newRuleSetCmd(a *app, set bool) *cobra.Command {
-	var actor string
+	var w ruleWriter
 	use, n, names := "unset TARGET DIRECTION", 2, "<STATION|group:NAME|default> DIRECTION"
 	short := "Remove a mode so the level inherits it again"
 	if set {
@@ -43,7 +43,7 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 					return rules.Errorf(rules.EINVALID, "%v", err)
 				}
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				modes, err := targetModes(rs, args[0])
 				if err != nil {
 					return err
@@ -57,7 +57,7 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 			})
 		},
 	}
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -22,46 +23,103 @@ func newRulesCmd(a *app) *cobra.Command {
 }
 
 func newRulesImportCmd(a *app) *cobra.Command {
-	var dryRun bool
-	var actor string
+	var dryRun, prune bool
+	var w ruleWriter
 	cmd := &cobra.Command{
-		Use:   "import FILE",
+		Use:   "import FILE [--dry-run] [--prune]",
 		Short: "Validate a rules file and replace the rules with it in one transaction",
 		Long: "Validates the whole file first (unknown keys, bad modes, directions, kinds, unknown\n" +
 			"groups or profiles are errors naming the line), then applies it in one transaction,\n" +
-			"or applies nothing. The running server uses the new rules from its next call.",
+			"or applies nothing. The running server uses the new rules from its next call.\n" +
+			"An import that would delete stations or groups the file leaves out is refused\n" +
+			"(exit 4) unless --prune is given; --dry-run shows the same and exits the same way.",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readInput(a.env.Stdin, args[0])
+			name := args[0]
+			data, err := readInput(a.env.Stdin, name)
 			if err != nil {
 				return err
 			}
-			rs, err := rulesfile.Parse(bytes.NewReader(data), args[0])
+			if name == "-" {
+				name = "stdin"
+			}
+			rs, err := rulesfile.Parse(bytes.NewReader(data), name)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd)
+			st, err := a.openWriter(cmd, &w)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			var changes []store.Change
 			if dryRun {
 				cur, err := st.LoadRules(cmd.Context())
 				if err != nil {
 					return err
 				}
-				changes = store.Diff(cur, rs)
-			} else if changes, err = st.ReplaceRules(cmd.Context(), actor, rs); err != nil {
+				printChanges(a.env.Stdout, store.Diff(cur, rs), true)
+				return checkPrune(cur, rs, name, prune)
+			}
+			// The check runs inside the import's transaction, on the rules
+			// it replaces: a station added meanwhile is not lost silently.
+			changes, err := st.UpdateRules(cmd.Context(), w.actor, func(cur *rules.RuleSet) error {
+				if err := checkPrune(cur, rs, name, prune); err != nil {
+					return err
+				}
+				*cur = *rs.Clone()
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-			printChanges(a.env.Stdout, changes, dryRun)
+			printChanges(a.env.Stdout, changes, false)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and show the changes without writing")
-	cmd.Flags().StringVar(&actor, "actor", defaultActor(), "who makes the change (audit log)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete the stations and groups the file leaves out")
+	w.register(cmd)
 	return cmd
+}
+
+// checkPrune refuses an import of next over cur that would delete stations
+// or groups, unless prune: a file caught half written, or "stations: {}",
+// must not wipe the rules with nothing but a dry run to warn.
+func checkPrune(cur, next *rules.RuleSet, name string, prune bool) error {
+	if prune {
+		return nil
+	}
+	var stations, groups []string
+	for _, id := range cur.StationIDs() {
+		if _, ok := next.Stations[id]; !ok {
+			stations = append(stations, id)
+		}
+	}
+	for _, g := range cur.GroupNames() {
+		if _, ok := next.Groups[g]; !ok {
+			groups = append(groups, g)
+		}
+	}
+	if len(stations) == 0 && len(groups) == 0 {
+		return nil
+	}
+	var what []string
+	if len(stations) > 0 {
+		what = append(what, fmt.Sprintf("%d station(s) (%s)", len(stations), abbreviate(stations, 10)))
+	}
+	if len(groups) > 0 {
+		what = append(what, fmt.Sprintf("%d group(s) (%s)", len(groups), abbreviate(groups, 10)))
+	}
+	return rules.Errorf(rules.ECONFLICT, "importing %s would delete %s that it leaves out; nothing written: add them to the file, or pass --prune to delete them",
+		name, strings.Join(what, " and "))
+}
+
+// abbreviate lists the first n of names, then how many more.
+func abbreviate(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func newRulesExportCmd(a *app) *cobra.Command {
@@ -104,11 +162,14 @@ func printChanges(w io.Writer, changes []store.Change, dryRun bool) {
 	tw.Flush()
 }
 
+// orDash is s as a table cell: "-" when empty, escaped (rules.Printable)
+// when it holds a control character, so that a value stored before
+// validation existed cannot drive the terminal or break the columns.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return rules.Printable(s)
 }
 
 // openStore opens the existing store named by the configuration. It never
