@@ -1081,8 +1081,14 @@ func TestCLIRetention(t *testing.T) {
 	auditBefore := len(e.audit())
 
 	// --dry-run lists what would go and deletes nothing.
-	// Paths leading outside the directory are reported as refused already.
-	out := e.ok("retention", "run", "--dry-run")
+	// Paths leading outside the directory are reported as refused already,
+	// and the dry run exits as the real run will: 4, some refused.
+	dry := e.run("retention", "run", "--dry-run")
+	if dry.code != exitConflict || dry.stderr != "recgate: retention: 2 recording(s) would not be deleted (see above)\n" ||
+		!strings.Contains(dry.stdout, "retention (dry run, nothing deleted): 4 would be deleted, 2 would be skipped\n") {
+		t.Errorf("retention run --dry-run: %v\nwant exit 4, as the real run", dry)
+	}
+	out := dry.stdout
 	for _, name := range expired {
 		want := "would delete recording " + id(name) + " "
 		if name == "dots" || name == "symdir" {

@@ -285,7 +285,7 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	}
 	var ids []int64
 	var changes []store.Change
-	var skipped int
+	var skipped, due int
 	for i := range recs {
 		r := &recs[i]
 		if !rs.Expired(r, now) {
@@ -300,7 +300,8 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 					continue
 				}
 			}
-			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, r.Station, fmtTime(r.EndedAt), days, orDash(r.File))
+			due++
+			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, orDash(r.Station), fmtTime(r.EndedAt), days, orDash(r.File))
 			continue
 		}
 		note := "deleted"
@@ -320,11 +321,14 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 		ids = append(ids, r.ID)
 		changes = append(changes, store.Change{Object: fmt.Sprintf("recording:%d", r.ID), Field: "retention",
 			Before: orDash(r.File), After: fmt.Sprintf("%s (retention %dd)", note, days)})
-		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
+		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, orDash(r.Station), days, orDash(r.File))
 	}
 	if dryRun {
+		// The same summary and exit status as the real run, so that a
+		// dry run in a script or a timer's test says what the run would.
+		fmt.Fprintf(w, "retention (dry run, nothing deleted): %d would be deleted, %d would be skipped\n", due, skipped)
 		if skipped > 0 {
-			fmt.Fprintf(w, "retention (dry run): %d recording(s) would be refused\n", skipped)
+			return rules.Errorf(rules.ECONFLICT, "retention: %d recording(s) would not be deleted (see above)", skipped)
 		}
 		return nil
 	}

@@ -195,3 +195,12 @@ func TestStoredControlCharactersPrintedEscaped(t *testing.T) {
 		t.Errorf("station list does not show the name escaped:\n%s", out)
 	}
 }
+
+// TestRetentionDryRunWithNothingDue: a dry run with nothing due says so,
+// rather than printing nothing.
+func TestRetentionDryRunWithNothingDue(t *testing.T) {
+	e := newCLIEnv(t)
+	if out := e.ok("retention", "run", "--dry-run"); out != "retention (dry run, nothing deleted): 0 would be deleted, 0 would be skipped\n" {
+		t.Errorf("retention run --dry-run with nothing due: %q", out)
+	}
+}
