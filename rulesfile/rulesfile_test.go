@@ -126,7 +126,7 @@ func TestParseExampleFiles(t *testing.T) {
 		{"1001", rules.Outbound, rules.Auto, "group:sales", false},
 		{"1001", rules.InboundDirect, rules.OnDemand, "group:sales", false},
 		{"1002", rules.InboundDirect, rules.Auto, "station:1002", false},
-		{"1101", rules.Outbound, rules.OnDemand, "group:support", false},
+		{"1101", rules.Outbound, rules.OnDemand, "group:support", true},
 		{"1102", rules.InboundQueue, rules.Auto, "group:support", true},
 		{"1201", rules.InboundDirect, rules.Off, "group:registration", false},
 		{"1201", rules.InboundQueue, rules.Auto, "group:registration", false},
