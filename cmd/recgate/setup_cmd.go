@@ -97,7 +97,7 @@ func newInitCmd(a *app) *cobra.Command {
 			}
 			var b bytes.Buffer
 			if err := initConfig.Execute(&b, map[string]string{
-				"Config": strconv.Quote(cfgPath),
+				"Config": cfgPath,
 				"Store":  strconv.Quote(dbPath),
 			}); err != nil {
 				return fmt.Errorf("init: %w", err)
