@@ -250,15 +250,57 @@ func oneLine(err error) string {
 			continue
 		}
 		if m := decodeProblem.FindStringSubmatch(line); m != nil {
-			if strings.HasPrefix(m[2], "has invalid keys") {
-				line = m[1] + " " + m[2]
+			if keys, ok := strings.CutPrefix(m[2], "has invalid keys: "); ok {
+				line = unknownKeys(m[1], keys)
 			} else {
 				line = m[1] + ": " + m[2]
 			}
+		} else if keys, ok := strings.CutPrefix(line, "has invalid keys: "); ok {
+			line = unknownKeys("", keys)
 		}
 		parts = append(parts, line)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// unknownKeys names each unknown key of section with the keys it takes.
+func unknownKeys(section, keys string) string {
+	valid := sectionKeys(reflect.TypeFor[Config](), section)
+	var out []string
+	for _, k := range strings.Split(keys, ", ") {
+		if section != "" {
+			k = section + "." + k
+		}
+		out = append(out, fmt.Sprintf("%s: unknown key (valid: %s)", k, strings.Join(valid, ", ")))
+	}
+	return strings.Join(out, "; ")
+}
+
+// sectionKeys lists the keys of the section named by a dotted path ("" for
+// the top level) of the configuration type t.
+func sectionKeys(t reflect.Type, section string) []string {
+	for section != "" {
+		name, rest, _ := strings.Cut(section, ".")
+		f, ok := fieldByTag(t, name)
+		if !ok || f.Type.Kind() != reflect.Struct {
+			return nil
+		}
+		t, section = f.Type, rest
+	}
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("mapstructure"))
+	}
+	return keys
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("mapstructure") == tag {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // decodeProblem is one line of mapstructure's report: 'key' problem.
