@@ -75,8 +75,10 @@ func TestBenchHoldReadsRSSFromMetrics(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("bench --hold: exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	for _, when := range []string{"before", "during (20 sessions held)", "right after"} {
-		if !strings.Contains(out.String(), "rss of the server at "+url+" "+when+": ") {
+	// "during" names how many sessions were open when it was read: on a
+	// busy machine, not always all of them.
+	for _, when := range []string{"before: ", "during (", "right after: "} {
+		if !strings.Contains(out.String(), "rss of the server at "+url+" "+when) {
 			t.Errorf("no RSS %s in:\n%s", when, out.String())
 		}
 	}
