@@ -208,8 +208,11 @@ func checkWritableDir(path string) error {
 }
 
 // checkConfig is `serve --check-config`: the configuration is valid (the
-// caller loaded it), the store can be opened or created, and the rules
-// file, when set, parses. It names each path it checked.
+// caller loaded it) and the store can be opened or created; it names each
+// path it checked. A rules_file that does not parse is reported but is not
+// a failure: serve starts with it and keeps deciding from the rules in the
+// database until the file is fixed, which beats a server that does not
+// start (the systemd unit runs --check-config before serve).
 func checkConfig(w io.Writer, configPath string, cfg *Config) error {
 	status, err := checkStorePath(cfg.Store.Path, true)
 	if err != nil {
@@ -217,16 +220,22 @@ func checkConfig(w io.Writer, configPath string, cfg *Config) error {
 	}
 	rulesLine := "rules_file: not set (rules are edited with the CLI)"
 	if cfg.RulesFile != "" {
-		data, err := os.ReadFile(cfg.RulesFile)
-		if err != nil {
-			return rules.Errorf(rules.EINVALID, "rules_file %s: %v", cfg.RulesFile, errors.Unwrap(err))
-		}
-		rs, err := rulesfile.Parse(bytes.NewReader(data), cfg.RulesFile)
-		if err != nil {
-			return err
-		}
-		rulesLine = fmt.Sprintf("rules_file %s: ok (%d groups, %d stations)", cfg.RulesFile, len(rs.Groups), len(rs.Stations))
+		rulesLine = checkRulesFile(cfg.RulesFile)
 	}
 	_, err = fmt.Fprintf(w, "config %s: ok\nstore %s: %s\n%s\n", configPath, cfg.Store.Path, status, rulesLine)
 	return err
+}
+
+// checkRulesFile describes whether the rules file parses.
+func checkRulesFile(path string) string {
+	const kept = "NOT applied; serve keeps the rules in the database until it is fixed"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("rules_file %s: %s: %v", path, kept, errors.Unwrap(err))
+	}
+	rs, err := rulesfile.Parse(bytes.NewReader(data), path)
+	if err != nil {
+		return fmt.Sprintf("rules_file %s: %s:\n%v", path, kept, err)
+	}
+	return fmt.Sprintf("rules_file %s: ok (%d groups, %d stations)", path, len(rs.Groups), len(rs.Stations))
 }

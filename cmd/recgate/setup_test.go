@@ -149,7 +149,6 @@ func TestCheckConfig(t *testing.T) {
 		{"not a database", "store: {path: " + e.config + "}\n", exitUnavailable, "store.path " + e.config + " is not a SQLite database"},
 		{"a directory", "store: {path: " + e.dir + "}\n", exitUnavailable, "store.path " + e.dir + " is a directory"},
 		{"bare duration", "store: {path: " + e.db + "}\nagi: {read_timeout: 5}\n", exitInvalid, "agi.read_timeout: 5 has no unit"},
-		{"rules_file missing", "store: {path: " + e.db + "}\nrules_file: " + filepath.Join(e.dir, "rules.yaml") + "\n", exitInvalid, "rules_file " + filepath.Join(e.dir, "rules.yaml")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +159,29 @@ func TestCheckConfig(t *testing.T) {
 			}
 		})
 	}
+	// A rules_file that does not parse is reported, not fatal: serve keeps
+	// the database's rules, better than not starting at all.
+	rulesPath := filepath.Join(e.dir, "rules.yaml")
+	write("store: {path: " + e.db + "}\nrules_file: " + rulesPath + "\n")
+	r = e.run("serve", "--check-config")
+	if r.code != exitOK || !strings.Contains(r.stdout, "rules_file "+rulesPath+": NOT applied; serve keeps the rules in the database until it is fixed: ") {
+		t.Errorf("missing rules_file: %v", r)
+	}
+	if err := os.WriteFile(rulesPath, []byte("stations:\n  \"1001\": {kind: phone}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("serve", "--check-config")
+	if r.code != exitOK || !strings.Contains(r.stdout, rulesPath+":2: station \"1001\": invalid kind") {
+		t.Errorf("bad rules_file: %v", r)
+	}
+	if err := os.WriteFile(rulesPath, []byte(e2eRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("serve", "--check-config")
+	if r.code != exitOK || !strings.Contains(r.stdout, "rules_file "+rulesPath+": ok (1 groups, 4 stations)") {
+		t.Errorf("good rules_file: %v", r)
+	}
+
 	if runtime.GOOS != "windows" && os.Geteuid() != 0 {
 		ro := filepath.Join(e.dir, "ro")
 		if err := os.Mkdir(ro, 0o555); err != nil {
