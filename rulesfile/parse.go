@@ -228,7 +228,7 @@ func (p *parser) groups(n *yaml.Node, rs *rules.RuleSet, declared map[string]boo
 					name, e.profile, strings.Join(rules.ProfileNames(), ", "))
 			}
 		}
-		rs.Groups[name] = &rules.Group{
+		rs.Groups(rules.DefaultTenant)[name] = &rules.Group{
 			Name:          name,
 			Profile:       e.profile,
 			Announce:      e.announce,

@@ -24,9 +24,12 @@ func Write(w io.Writer, rs *rules.RuleSet) error {
 	if err := rs.Validate(); err != nil {
 		return fmt.Errorf("write rules: %w", rules.Errorf(rules.EINVALID, "%v", err))
 	}
+	if len(rs.Tenants) > 1 {
+		return fmt.Errorf("write rules: %w", rules.Errorf(rules.EINVALID, "the rules hold %d tenants: this format holds only tenant %s", len(rs.Tenants), rules.DefaultTenant))
+	}
 	groups := mapping(yaml.Style(0))
-	for _, name := range rs.GroupNames() {
-		g := rs.Groups[name]
+	for _, name := range rs.GroupNames(rules.DefaultTenant) {
+		g := rs.Group(rules.DefaultTenant, name)
 		e := entryNode(nil, []field{
 			{"profile", str(g.Profile)},
 			{"announce", boolPtr(g.Announce)},

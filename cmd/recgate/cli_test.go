@@ -405,25 +405,25 @@ func TestCLIExplainAfterEachChange(t *testing.T) {
 		announce bool
 	}{
 		{"no rules at all: built-in off", nil,
-			"off", "default", "built-in", []string{"station:1001", "group", "default", "built-in"}, false},
+			"off", "default", "built-in", []string{"station:1001", "group", "tenant:default", "default", "built-in"}, false},
 		{"default", []string{"rule", "set", "default", "outbound", "ondemand"},
-			"ondemand", "default", "default", []string{"station:1001", "group", "default", "built-in"}, false},
+			"ondemand", "default", "default", []string{"station:1001", "group", "tenant:default", "default", "built-in"}, false},
 		{"group profile over default", []string{"station", "set", "1001", "--group", "sales"},
-			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"group override over profile", []string{"rule", "set", "group:sales", "outbound", "off"},
-			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"station override over group", []string{"rule", "set", "1001", "outbound", "ondemand"},
-			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"announce on the station", []string{"station", "set", "1001", "--announce", "yes"},
-			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, true},
+			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, true},
 		{"station override unset", []string{"rule", "unset", "1001", "outbound"},
-			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"group override unset", []string{"rule", "unset", "group:sales", "outbound"},
-			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, true},
+			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, true},
 		{"profile cleared", []string{"group", "set", "sales", "--profile", ""},
-			"ondemand", "default", "default", []string{"station:1001", "group:sales", "default", "built-in"}, true},
+			"ondemand", "default", "default", []string{"station:1001", "group:sales", "tenant:default", "default", "built-in"}, true},
 		{"default unset", []string{"rule", "unset", "default", "outbound"},
-			"off", "default", "built-in", []string{"station:1001", "group:sales", "default", "built-in"}, false},
+			"off", "default", "built-in", []string{"station:1001", "group:sales", "tenant:default", "default", "built-in"}, false},
 	}
 	e.ok("group", "add", "sales", "--profile", "sales")
 	for _, s := range steps {
@@ -821,7 +821,7 @@ stations:
 	}
 
 	// The JSON shape and the aligned table.
-	wantKeys := []string{"actor", "after", "at", "before", "field", "id", "object"}
+	wantKeys := []string{"actor", "after", "at", "before", "field", "id", "object", "tenant"}
 	for i, keys := range jsonKeys(t, e.ok("audit", "list", "--json")) {
 		if !slices.Equal(keys, wantKeys) {
 			t.Fatalf("audit entry %d JSON keys = %q, want %q", i, keys, wantKeys)

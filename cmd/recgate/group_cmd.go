@@ -47,15 +47,15 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 				return err
 			}
 			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
-				g, exists := rs.Groups[name]
+				g, exists := rs.Groups(rules.DefaultTenant)[name]
 				switch {
 				case add && exists:
 					return rules.Errorf(rules.ECONFLICT, "group %s already exists (use group set)", name)
 				case !add && !exists:
-					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames(rules.DefaultTenant)))
 				case add:
 					g = &rules.Group{Name: name}
-					rs.Groups[name] = g
+					rs.Groups(rules.DefaultTenant)[name] = g
 				}
 				if fl.Changed("profile") {
 					g.Profile = profile
@@ -87,8 +87,8 @@ func newGroupRmCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
-				if _, ok := rs.Groups[name]; !ok {
-					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+				if _, ok := rs.Groups(rules.DefaultTenant)[name]; !ok {
+					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames(rules.DefaultTenant)))
 				}
 				var members []string
 				for _, id := range rs.StationIDs() {
@@ -103,7 +103,7 @@ func newGroupRmCmd(a *app) *cobra.Command {
 				for _, id := range members {
 					rs.Stations[id].Group = ""
 				}
-				delete(rs.Groups, name)
+				delete(rs.Groups(rules.DefaultTenant), name)
 				return nil
 			})
 		},
@@ -139,9 +139,9 @@ func newGroupListCmd(a *app) *cobra.Command {
 			for _, st := range rs.Stations {
 				count[st.Group]++
 			}
-			out := make([]groupJSON, 0, len(rs.Groups))
-			for _, name := range rs.GroupNames() {
-				g := rs.Groups[name]
+			out := make([]groupJSON, 0, len(rs.Groups(rules.DefaultTenant)))
+			for _, name := range rs.GroupNames(rules.DefaultTenant) {
+				g := rs.Groups(rules.DefaultTenant)[name]
 				eff := rules.ModeSet{}
 				if p, ok := rules.LookupProfile(g.Profile); ok {
 					eff = p.Modes

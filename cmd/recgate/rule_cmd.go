@@ -70,9 +70,9 @@ func targetModes(rs *rules.RuleSet, target string) (*rules.ModeSet, error) {
 		m = &rs.Defaults.Modes
 	case strings.HasPrefix(target, "group:"):
 		name := strings.TrimPrefix(target, "group:")
-		g, ok := rs.Groups[name]
+		g, ok := rs.Groups(rules.DefaultTenant)[name]
 		if !ok {
-			return nil, rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+			return nil, rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames(rules.DefaultTenant)))
 		}
 		m = &g.Modes
 	default:

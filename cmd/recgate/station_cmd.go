@@ -40,8 +40,8 @@ func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.St
 	}
 	if fl.Changed("group") {
 		if f.group != "" {
-			if _, ok := rs.Groups[f.group]; !ok {
-				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q (%s)", f.group, validList("groups", rs.GroupNames()))
+			if _, ok := rs.Groups(rules.DefaultTenant)[f.group]; !ok {
+				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q (%s)", f.group, validList("groups", rs.GroupNames(rules.DefaultTenant)))
 			}
 		}
 		st.Group = f.group
