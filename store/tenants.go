@@ -258,6 +258,12 @@ func (s *Store) scanModes(ctx context.Context, op, q string, args []any, modes f
 	if err != nil {
 		return wrap(op, err)
 	}
+	return wrap(op, scanModeRows(rows, modes))
+}
+
+// scanModeRows reads rows of (owner, direction, mode) into the ModeSets
+// modes returns, and closes rows.
+func scanModeRows(rows *sql.Rows, modes func(owner string) *rules.ModeSet) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -266,13 +272,13 @@ func (s *Store) scanModes(ctx context.Context, op, q string, args []any, modes f
 			m     rules.Mode
 		)
 		if err := rows.Scan(&owner, &d, &m); err != nil {
-			return wrap(op, err)
+			return err
 		}
 		if ms := modes(owner); ms != nil {
 			*ms = setMode(*ms, d, m)
 		}
 	}
-	return wrap(op, rows.Err())
+	return rows.Err()
 }
 
 // notFound turns sql.ErrNoRows into a rules.ENOTFOUND error with the given

@@ -37,12 +37,21 @@ func (s *Store) ReplaceRules(ctx context.Context, actor string, rs *rules.RuleSe
 }
 
 func (s *Store) applyRules(ctx context.Context, op, actor string, next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
+	return s.applyLoaded(ctx, op, actor, loadRules, next)
+}
+
+// applyLoaded is applyRules on the part of the rules load reads inside the
+// transaction: the whole set, or one tenant's scope (see loadScope). Only
+// the differences between what was loaded and what next returns are
+// written, so a partial load changes nothing it did not read.
+func (s *Store) applyLoaded(ctx context.Context, op, actor string, load func(context.Context, querier) (*rules.RuleSet, error),
+	next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	defer tx.Rollback()
-	current, err := loadRules(ctx, tx)
+	current, err := load(ctx, tx)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
