@@ -93,7 +93,7 @@ func TestMigrationRebuildsRecordingsWithoutLosingRows(t *testing.T) {
 // place (migration 4), or every row pays for eight of them.
 func TestRecordingUpsertBuildsNoTemporaryTables(t *testing.T) {
 	s := openTest(t, tempDB(t))
-	args := make([]any, 18)
+	args := make([]any, 19)
 	rows, err := s.db.Query("EXPLAIN "+upsertRecording, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -333,5 +334,36 @@ func TestTenantInvariantsInTheDatabase(t *testing.T) {
 	}
 	if _, err := s.db.ExecContext(ctx, "INSERT INTO groups (tenant, name) VALUES ('acme', 'board')"); err != nil {
 		t.Errorf("a group name used in another tenant: %v", err)
+	}
+}
+
+func TestRecordingsByTenant(t *testing.T) {
+	s := openTest(t, tempDB(t))
+	ctx := context.Background()
+	now := time.Now()
+	recs := []*rules.Recording{
+		{UniqueID: "u1", Tenant: "acme", Station: "acme-1", Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now},
+		{UniqueID: "u2", Tenant: rules.DefaultTenant, Station: "1001", Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now},
+		{UniqueID: "u3", Station: "9999", Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now},
+	}
+	if err := s.SaveRecordings(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for tenant, want := range map[string][]string{"acme": {"u1"}, rules.DefaultTenant: {"u2"}, AllTenants: {"u1", "u2", "u3"}, "beta": nil} {
+		list, err := s.Recordings(ctx, RecordingFilter{Tenant: tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range list {
+			got = append(got, r.UniqueID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("Recordings(tenant %q) = %v, want %v", tenant, got, want)
+		}
+	}
+	if r, err := s.Recording(ctx, recs[0].ID); err != nil || r.Tenant != "acme" {
+		t.Errorf("Recording = %+v, %v; want tenant acme", r, err)
 	}
 }
