@@ -67,7 +67,7 @@ func write(t testing.TB, rs *rules.RuleSet) string {
 func TestParseSpecExample(t *testing.T) {
 	want := &rules.RuleSet{
 		Defaults: rules.Defaults{Modes: allOff()},
-		Tenants: map[string]*rules.Tenant{rules.DefaultTenant: {ID: rules.DefaultTenant, TimeZone: rules.DefaultTimeZone,
+		Tenants: map[string]*rules.Tenant{rules.DefaultTenant: {ID: rules.DefaultTenant, TimeZone: rules.DefaultTimeZone, Modes: rules.ModeSet{},
 			Groups: map[string]*rules.Group{
 				"sales": {Name: "sales", Profile: "sales", RetentionDays: ptr(90), Modes: rules.ModeSet{}},
 				"board": {Name: "board", Profile: "management", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}},
@@ -189,6 +189,7 @@ func TestParseValues(t *testing.T) {
 		rs := parse(t, "defaults:\ngroups:\n  sales:\n    profile:\n    announce: ~\nstations:\n  \"1001\":\n    name:\n    kind: null\n    group:\n    outbound:\n    retention_days:\n")
 		want := rules.NewRuleSet()
 		want.Defaults.Modes = rules.ModeSet{}
+		want.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 		want.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Modes: rules.ModeSet{}}
 		want.Stations["1001"] = &rules.Station{ID: "1001", Modes: rules.ModeSet{}}
 		if !reflect.DeepEqual(rs, want) {
@@ -300,6 +301,7 @@ func TestParseReadError(t *testing.T) {
 func richRuleSet() *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults = rules.Defaults{Announce: true, Modes: rules.ModeSet{rules.Outbound: rules.OnDemand, rules.Internal: rules.Off}}
+	rs.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90), Announce: ptr(false), Modes: rules.ModeSet{}}
 	rs.Groups(rules.DefaultTenant)["true"] = &rules.Group{Name: "true", Modes: rules.ModeSet{rules.InboundQueue: rules.Auto}}
 	rs.Groups(rules.DefaultTenant)["123"] = &rules.Group{Name: "123", Profile: "record-all", RetentionDays: ptr(0), Modes: rules.ModeSet{}}
@@ -321,6 +323,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	emptyDefaults := rules.NewRuleSet()
 	emptyDefaults.Defaults.Modes = rules.ModeSet{}
+	emptyDefaults.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 	sets := map[string]*rules.RuleSet{
 		"rich":    richRuleSet(),
 		"example": parse(t, string(example)),

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/recgate/recgate/rulesfile"
 	"github.com/recgate/recgate/store"
 )
 
@@ -67,17 +65,7 @@ func (w *rulesFileWatcher) apply(ctx context.Context) {
 	w.log.Info("rules_file applied", "path", w.path, "changes", len(changes))
 }
 
-// importRules parses a rules file and replaces the store's rules with it
-// in one transaction, audited as actor. Nothing is written when the file
-// is invalid or identical to the store's rules.
+// importRules applies a rules file (see importFile), audited as actor.
 func importRules(ctx context.Context, st *store.Store, r io.Reader, name, actor string) ([]store.Change, error) {
-	rs, err := rulesfile.Parse(r, name)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := st.ReplaceRules(ctx, actor, rs)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", name, err)
-	}
-	return changes, nil
+	return importFile(ctx, st, r, name, actor, "", false)
 }
