@@ -88,14 +88,17 @@ func defaultFields(d *rules.Defaults) []field {
 }
 
 func tenantFields(t *rules.Tenant) []field {
+	required := ""
 	if t == nil {
 		t = &rules.Tenant{}
+	} else {
+		required = yesNo(t.AnnounceRequired)
 	}
 	return appendModes([]field{
 		{"name", t.Name},
 		{"timezone", t.TimeZone},
 		{"retention_days", optInt(t.RetentionDays)},
-		{"announce_required", yesNo(t.AnnounceRequired)},
+		{"announce_required", required},
 	}, t.Modes)
 }
 

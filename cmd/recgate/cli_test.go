@@ -213,7 +213,7 @@ func TestCLIStationLifecycle(t *testing.T) {
 	}
 
 	listJSON := e.ok("station", "list", "--json")
-	wantKeys := []string{"announce", "effective", "group", "id", "kind", "name", "retention_days", "rules"}
+	wantKeys := []string{"announce", "effective", "group", "id", "kind", "name", "retention_days", "rules", "tenant"}
 	for i, keys := range jsonKeys(t, listJSON) {
 		if !slices.Equal(keys, wantKeys) {
 			t.Errorf("station %d JSON keys = %q, want %q", i, keys, wantKeys)
@@ -223,10 +223,10 @@ func TestCLIStationLifecycle(t *testing.T) {
 	decodeJSON(t, listJSON, &list)
 	yes, seven := true, 7
 	wantList := []stationJSON{
-		{ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Announce: &yes,
+		{ID: "1001", Tenant: rules.DefaultTenant, Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Announce: &yes,
 			Rules:     rules.ModeSet{},
 			Effective: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.OnDemand, rules.InboundQueue: rules.Auto, rules.Internal: rules.Off}},
-		{ID: "1002", Name: "Bartek", Kind: rules.MobileApp, Group: "sales", RetentionDays: &seven,
+		{ID: "1002", Tenant: rules.DefaultTenant, Name: "Bartek", Kind: rules.MobileApp, Group: "sales", RetentionDays: &seven,
 			Rules:     rules.ModeSet{rules.InboundDirect: rules.Auto},
 			Effective: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.Auto, rules.InboundQueue: rules.Auto, rules.Internal: rules.Off}},
 	}
@@ -376,6 +376,7 @@ func TestCLIProfiles(t *testing.T) {
 // explainJSON is explain --json as a client reads it.
 type explainJSON struct {
 	Station   string `json:"station"`
+	Tenant    string `json:"tenant"`
 	Direction string `json:"direction"`
 	Mode      string `json:"mode"`
 	Rule      string `json:"rule"`
@@ -562,7 +563,7 @@ func TestCLIRefusals(t *testing.T) {
 		{"station list with an arg", []string{"station", "list", "x"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
 		{"group rm no name", []string{"group", "rm"}, exitInvalid, []string{"usage: recgate group rm NAME"}, 0, ""},
 		{"group list with an arg", []string{"group", "list", "sales"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
-		{"rule set two args", []string{"rule", "set", "1001", "outbound"}, exitInvalid, []string{"usage: recgate rule set <STATION|group:NAME|default> DIRECTION MODE"}, 0, ""},
+		{"rule set two args", []string{"rule", "set", "1001", "outbound"}, exitInvalid, []string{"usage: recgate rule set <STATION|group:NAME|tenant:ID|default> DIRECTION MODE"}, 0, ""},
 		{"rule unset three args", []string{"rule", "unset", "1001", "outbound", "auto"}, exitInvalid, []string{"usage: recgate rule unset"}, 0, ""},
 		{"explain one arg", []string{"explain", "1001"}, exitInvalid, []string{"usage: recgate explain STATION DIRECTION"}, 0, ""},
 		{"profiles with an arg", []string{"profiles", "sales"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
