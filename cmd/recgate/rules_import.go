@@ -27,6 +27,11 @@ func importFile(ctx context.Context, st *store.Store, r io.Reader, name, actor, 
 			return nil, err
 		}
 	}
+	return applyFile(ctx, st, f, name, actor, dryRun)
+}
+
+// applyFile applies a parsed rules file: see importFile.
+func applyFile(ctx context.Context, st *store.Store, f *rulesfile.File, name, actor string, dryRun bool) ([]store.Change, error) {
 	if dryRun {
 		cur, err := st.LoadRules(ctx)
 		if err != nil {
