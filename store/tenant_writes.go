@@ -180,8 +180,9 @@ func (s *Store) CreateTenant(ctx context.Context, actor string, t *rules.Tenant)
 
 // UpdateTenant changes tenant id's settings and per-direction defaults
 // (and, if fn wants, its groups) in one audited transaction. fn gets a copy
-// with the tenant's groups; its stations are not loaded. The id cannot
-// change. A missing tenant is rules.ENOTFOUND.
+// with the tenant's groups; its stations are not loaded, so removing a
+// group that still has stations fails (rules.ECONFLICT): use DeleteGroup.
+// The id cannot change. A missing tenant is rules.ENOTFOUND.
 func (s *Store) UpdateTenant(ctx context.Context, actor, id string, fn func(t *rules.Tenant) error) ([]Change, error) {
 	return s.updateScope(ctx, "update tenant", actor, scope{tenant: id}, func(rs *rules.RuleSet) error {
 		t := rs.Tenants[id]

@@ -19,89 +19,146 @@ const (
 	stationColumns = "id, tenant, name, kind, group_name, announce, retention_days"
 )
 
-func scanTenant(r scanner) (*rules.Tenant, error) {
+func scanTenant(r scanner, extra ...any) (*rules.Tenant, error) {
 	var (
 		t         = rules.Tenant{Groups: map[string]*rules.Group{}}
 		retention sql.NullInt64
 	)
-	if err := r.Scan(&t.ID, &t.Name, &t.TimeZone, &retention, &t.AnnounceRequired); err != nil {
+	if err := r.Scan(append([]any{&t.ID, &t.Name, &t.TimeZone, &retention, &t.AnnounceRequired}, extra...)...); err != nil {
 		return nil, err
 	}
 	t.RetentionDays = intPtr(retention)
 	return &t, nil
 }
 
-func scanGroup(r scanner) (tenant string, g *rules.Group, err error) {
+func scanGroup(r scanner, extra ...any) (tenant string, g *rules.Group, err error) {
 	var (
 		grp       rules.Group
 		announce  sql.NullBool
 		retention sql.NullInt64
 	)
-	if err := r.Scan(&tenant, &grp.Name, &grp.Profile, &announce, &retention); err != nil {
+	if err := r.Scan(append([]any{&tenant, &grp.Name, &grp.Profile, &announce, &retention}, extra...)...); err != nil {
 		return "", nil, err
 	}
 	grp.Announce, grp.RetentionDays = boolPtr(announce), intPtr(retention)
 	return tenant, &grp, nil
 }
 
-func scanStation(r scanner) (*rules.Station, error) {
+func scanStation(r scanner, extra ...any) (*rules.Station, error) {
 	var (
 		st        rules.Station
 		group     sql.NullString
 		announce  sql.NullBool
 		retention sql.NullInt64
 	)
-	if err := r.Scan(&st.ID, &st.Tenant, &st.Name, &st.Kind, &group, &announce, &retention); err != nil {
+	if err := r.Scan(append([]any{&st.ID, &st.Tenant, &st.Name, &st.Kind, &group, &announce, &retention}, extra...)...); err != nil {
 		return nil, err
 	}
 	st.Group, st.Announce, st.RetentionDays = group.String, boolPtr(announce), intPtr(retention)
 	return &st, nil
 }
 
+// The reads below are one statement each: the objects LEFT JOINed with
+// their rule rows, so an object and its modes come from one consistent
+// state of the database (what an ETag is computed from), with no second
+// query.
+
+// qualified returns the comma-separated columns prefixed with alias.
+func qualified(columns, alias string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// queryOwners runs q, whose rows are an owner's columns then the direction
+// and mode of one of its rule rows (NULL when it has none), an owner's rows
+// adjacent. scan reads one row (passing the two extra destinations on) and
+// returns the owner's key and value; modes returns the value's ModeSet.
+func queryOwners[T any](ctx context.Context, db *sql.DB, q string, args []any,
+	scan func(r scanner, extra ...any) (string, T, error), modes func(T) *rules.ModeSet) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		list    []T
+		lastKey string
+	)
+	for rows.Next() {
+		var d, m sql.NullString
+		key, v, err := scan(rows, &d, &m)
+		if err != nil {
+			return nil, err
+		}
+		if len(list) == 0 || key != lastKey {
+			list, lastKey = append(list, v), key
+		}
+		if d.Valid {
+			ms := modes(list[len(list)-1])
+			*ms = setMode(*ms, rules.Direction(d.String), rules.Mode(m.String))
+		}
+	}
+	return list, rows.Err()
+}
+
+func tenantRow(r scanner, extra ...any) (string, *rules.Tenant, error) {
+	t, err := scanTenant(r, extra...)
+	if err != nil {
+		return "", nil, err
+	}
+	return t.ID, t, nil
+}
+
+func groupRow(r scanner, extra ...any) (string, *rules.Group, error) {
+	_, g, err := scanGroup(r, extra...)
+	if err != nil {
+		return "", nil, err
+	}
+	return g.Name, g, nil
+}
+
+func stationRow(r scanner, extra ...any) (string, *rules.Station, error) {
+	st, err := scanStation(r, extra...)
+	if err != nil {
+		return "", nil, err
+	}
+	return st.ID, st, nil
+}
+
+func tenantModes(t *rules.Tenant) *rules.ModeSet   { return &t.Modes }
+func groupModes(g *rules.Group) *rules.ModeSet     { return &g.Modes }
+func stationModes(s *rules.Station) *rules.ModeSet { return &s.Modes }
+
+// tenantsQuery selects tenants with their own defaults' rule rows.
+const tenantsQuery = "SELECT %s, r.direction, r.mode FROM tenants t " +
+	"LEFT JOIN rules r ON r.tenant = t.id AND r.group_name IS NULL %s ORDER BY t.id"
+
 // Tenants returns every tenant ordered by id, each with its per-direction
 // defaults and settings but without its groups (Tenant.Groups is empty:
 // read them with Groups). For the operator's tenant list.
 func (s *Store) Tenants(ctx context.Context) ([]*rules.Tenant, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+tenantColumns+" FROM tenants ORDER BY id")
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(tenantsQuery, qualified(tenantColumns, "t"), ""), nil, tenantRow, tenantModes)
 	if err != nil {
 		return nil, wrap("tenants", err)
 	}
-	defer rows.Close()
-	var (
-		list []*rules.Tenant
-		byID = map[string]*rules.Tenant{}
-	)
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, wrap("tenants", err)
-		}
-		list = append(list, t)
-		byID[t.ID] = t
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("tenants", err)
-	}
-	err = s.scanModes(ctx, "tenants", "SELECT tenant, direction, mode FROM rules WHERE tenant IS NOT NULL AND group_name IS NULL",
-		nil, func(owner string) *rules.ModeSet {
-			if t := byID[owner]; t != nil {
-				return &t.Modes
-			}
-			return nil
-		})
-	return list, err
+	return list, nil
 }
 
 // Tenant returns the tenant id with its settings and per-direction defaults
 // (not its groups), or an error of code rules.ENOTFOUND.
 func (s *Store) Tenant(ctx context.Context, id string) (*rules.Tenant, error) {
-	t, err := scanTenant(s.db.QueryRowContext(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = ?", id))
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(tenantsQuery, qualified(tenantColumns, "t"), "WHERE t.id = ?"),
+		[]any{id}, tenantRow, tenantModes)
 	if err != nil {
-		return nil, notFound("tenant", err, "tenant %q not found", id)
+		return nil, wrap("tenant", err)
 	}
-	err = s.scanModes(ctx, "tenant", "SELECT tenant, direction, mode FROM rules WHERE tenant = ? AND group_name IS NULL",
-		[]any{id}, func(string) *rules.ModeSet { return &t.Modes })
-	return t, err
+	if len(list) == 0 {
+		return nil, fmt.Errorf("store: tenant: %w", rules.Errorf(rules.ENOTFOUND, "tenant %q not found", id))
+	}
+	return list[0], nil
 }
 
 // StationFilter selects stations. The zero value selects every station of
@@ -113,11 +170,16 @@ type StationFilter struct {
 	Limit  int    // at most Limit stations (0: all)
 }
 
+// stationsQuery selects a page of stations (the inner query's WHERE and
+// LIMIT) with their rule rows.
+const stationsQuery = "SELECT %s, r.direction, r.mode FROM (SELECT * FROM stations %s ORDER BY id %s) s " +
+	"LEFT JOIN rules r ON r.station_id = s.id ORDER BY s.id"
+
 // Stations returns the stations f selects, ordered by id, each with its
-// own per-direction modes. With f.Tenant set, the query is served by the
-// (tenant, group) index and never returns another tenant's station: the
-// HTTP API passes the caller's tenant here, and f.After with f.Limit for
-// cursor paging.
+// own per-direction modes, in one statement. With f.Tenant set, the query
+// is served by the (tenant, group) index and never returns another
+// tenant's station: the HTTP API passes the caller's tenant here, and
+// f.After with f.Limit for cursor paging.
 func (s *Store) Stations(ctx context.Context, f StationFilter) ([]*rules.Station, error) {
 	var (
 		where []string
@@ -132,58 +194,18 @@ func (s *Store) Stations(ctx context.Context, f StationFilter) ([]*rules.Station
 	if f.After != "" {
 		where, args = append(where, "id > ?"), append(args, f.After)
 	}
-	q := "SELECT " + stationColumns + " FROM stations"
+	cond, limit := "", ""
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		cond = "WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id"
 	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+		limit = fmt.Sprintf("LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(stationsQuery, qualified(stationColumns, "s"), cond, limit), args, stationRow, stationModes)
 	if err != nil {
 		return nil, wrap("stations", err)
 	}
-	defer rows.Close()
-	var (
-		list []*rules.Station
-		byID = map[string]*rules.Station{}
-	)
-	for rows.Next() {
-		st, err := scanStation(rows)
-		if err != nil {
-			return nil, wrap("stations", err)
-		}
-		list = append(list, st)
-		byID[st.ID] = st
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("stations", err)
-	}
-	if len(list) == 0 {
-		return list, nil
-	}
-	// The modes of the stations listed: one query, bounded by the page.
-	mq := "SELECT r.station_id, r.direction, r.mode FROM rules r JOIN stations s ON s.id = r.station_id"
-	if len(where) > 0 {
-		mq += " WHERE " + strings.Join(qualify(where, "s."), " AND ")
-	}
-	err = s.scanModes(ctx, "stations", mq, args, func(owner string) *rules.ModeSet {
-		if st := byID[owner]; st != nil {
-			return &st.Modes
-		}
-		return nil
-	})
-	return list, err
-}
-
-// qualify prefixes each condition's column with p.
-func qualify(conds []string, p string) []string {
-	out := make([]string, len(conds))
-	for i, c := range conds {
-		out[i] = p + c
-	}
-	return out
+	return list, nil
 }
 
 // Station returns station id with its own modes, or an error of code
@@ -191,74 +213,48 @@ func qualify(conds []string, p string) []string {
 // tenant (unless tenant is AllTenants): another tenant's station looks
 // exactly like a missing one.
 func (s *Store) Station(ctx context.Context, tenant, id string) (*rules.Station, error) {
-	q, args := "SELECT "+stationColumns+" FROM stations WHERE id = ?", []any{id}
+	cond, args := "WHERE id = ?", []any{id}
 	if tenant != AllTenants {
-		q, args = q+" AND tenant = ?", append(args, tenant)
+		cond, args = cond+" AND tenant = ?", append(args, tenant)
 	}
-	st, err := scanStation(s.db.QueryRowContext(ctx, q, args...))
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(stationsQuery, qualified(stationColumns, "s"), cond, ""), args, stationRow, stationModes)
 	if err != nil {
-		return nil, notFound("station", err, "station %q not found", id)
+		return nil, wrap("station", err)
 	}
-	err = s.scanModes(ctx, "station", "SELECT station_id, direction, mode FROM rules WHERE station_id = ?",
-		[]any{id}, func(string) *rules.ModeSet { return &st.Modes })
-	return st, err
+	if len(list) == 0 {
+		return nil, fmt.Errorf("store: station: %w", rules.Errorf(rules.ENOTFOUND, "station %q not found", id))
+	}
+	return list[0], nil
 }
+
+// groupsQuery selects a tenant's groups with their overrides' rule rows.
+const groupsQuery = "SELECT %s, r.direction, r.mode FROM groups g " +
+	"LEFT JOIN rules r ON r.tenant = g.tenant AND r.group_name = g.name WHERE g.tenant = ? %s ORDER BY g.name"
 
 // Groups returns tenant's groups ordered by name, each with its own
 // per-direction overrides. Group names are unique within a tenant only, so
 // a tenant is required; an unknown tenant has no groups.
 func (s *Store) Groups(ctx context.Context, tenant string) ([]*rules.Group, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+groupColumns+" FROM groups WHERE tenant = ? ORDER BY name", tenant)
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(groupsQuery, qualified(groupColumns, "g"), ""), []any{tenant}, groupRow, groupModes)
 	if err != nil {
 		return nil, wrap("groups", err)
 	}
-	defer rows.Close()
-	var (
-		list   []*rules.Group
-		byName = map[string]*rules.Group{}
-	)
-	for rows.Next() {
-		_, g, err := scanGroup(rows)
-		if err != nil {
-			return nil, wrap("groups", err)
-		}
-		list = append(list, g)
-		byName[g.Name] = g
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("groups", err)
-	}
-	err = s.scanModes(ctx, "groups", "SELECT group_name, direction, mode FROM rules WHERE tenant = ? AND group_name IS NOT NULL",
-		[]any{tenant}, func(owner string) *rules.ModeSet {
-			if g := byName[owner]; g != nil {
-				return &g.Modes
-			}
-			return nil
-		})
-	return list, err
+	return list, nil
 }
 
 // Group returns tenant's group name with its own overrides, or an error of
 // code rules.ENOTFOUND (also for a group of the same name in another
 // tenant).
 func (s *Store) Group(ctx context.Context, tenant, name string) (*rules.Group, error) {
-	_, g, err := scanGroup(s.db.QueryRowContext(ctx, "SELECT "+groupColumns+" FROM groups WHERE tenant = ? AND name = ?", tenant, name))
+	list, err := queryOwners(ctx, s.db, fmt.Sprintf(groupsQuery, qualified(groupColumns, "g"), "AND g.name = ?"),
+		[]any{tenant, name}, groupRow, groupModes)
 	if err != nil {
-		return nil, notFound("group", err, "group %q not found", name)
+		return nil, wrap("group", err)
 	}
-	err = s.scanModes(ctx, "group", "SELECT group_name, direction, mode FROM rules WHERE tenant = ? AND group_name = ?",
-		[]any{tenant, name}, func(string) *rules.ModeSet { return &g.Modes })
-	return g, err
-}
-
-// scanModes runs q, whose rows are (owner, direction, mode), and sets each
-// mode in the ModeSet that modes returns for the owner (nil: skip the row).
-func (s *Store) scanModes(ctx context.Context, op, q string, args []any, modes func(owner string) *rules.ModeSet) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return wrap(op, err)
+	if len(list) == 0 {
+		return nil, fmt.Errorf("store: group: %w", rules.Errorf(rules.ENOTFOUND, "group %q not found", name))
 	}
-	return wrap(op, scanModeRows(rows, modes))
+	return list[0], nil
 }
 
 // scanModeRows reads rows of (owner, direction, mode) into the ModeSets

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -365,5 +367,42 @@ func TestRecordingsByTenant(t *testing.T) {
 	}
 	if r, err := s.Recording(ctx, recs[0].ID); err != nil || r.Tenant != "acme" {
 		t.Errorf("Recording = %+v, %v; want tenant acme", r, err)
+	}
+}
+
+// TestScopedReadsUseIndexes: the API's reads are index searches, never a
+// scan of a table or a sort of a whole tenant, so a page costs the same
+// with ten stations or a hundred thousand.
+func TestScopedReadsUseIndexes(t *testing.T) {
+	s := openTest(t, tempDB(t))
+	queries := map[string]string{
+		"station":            fmt.Sprintf(stationsQuery, qualified(stationColumns, "s"), "WHERE id = ? AND tenant = ?", ""),
+		"page of a tenant":   fmt.Sprintf(stationsQuery, qualified(stationColumns, "s"), "WHERE tenant = ? AND id > ?", "LIMIT 50"),
+		"page of a group":    fmt.Sprintf(stationsQuery, qualified(stationColumns, "s"), "WHERE tenant = ? AND group_name = ? AND id > ?", "LIMIT 50"),
+		"group":              fmt.Sprintf(groupsQuery, qualified(groupColumns, "g"), "AND g.name = ?"),
+		"groups of a tenant": fmt.Sprintf(groupsQuery, qualified(groupColumns, "g"), ""),
+		"tenant":             fmt.Sprintf(tenantsQuery, qualified(tenantColumns, "t"), "WHERE t.id = ?"),
+		"audit of a tenant":  `SELECT id FROM audit WHERE at >= ? AND id > ? AND tenant = ? ORDER BY id LIMIT 50`,
+	}
+	for name, q := range queries {
+		rows, err := s.db.Query("EXPLAIN QUERY PLAN "+q, "a", "b", "c")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.Contains(step, "TEMP B-TREE") || strings.HasPrefix(step, "SCAN ") && step != "SCAN s" {
+				t.Errorf("%s: plan %q scans or sorts", name, plan)
+			}
+		}
 	}
 }

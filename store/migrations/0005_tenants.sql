@@ -72,9 +72,15 @@ ALTER TABLE stations_new RENAME TO stations;
 ALTER TABLE rules_new RENAME TO rules;
 
 CREATE INDEX stations_tenant_group ON stations (tenant, group_name);
+-- A tenant's stations in id order, so a page of them (the HTTP API's
+-- cursor paging) is a range of this index, not a sort of the tenant.
+CREATE INDEX stations_tenant_id ON stations (tenant, id);
 CREATE UNIQUE INDEX rules_owner
 	ON rules (coalesce(tenant, ''), coalesce(station_id, ''), coalesce(group_name, ''), direction);
 CREATE INDEX rules_group ON rules (tenant, group_name);
+-- A station's rule rows, for reading one station (or a page of them) and
+-- for the cascade when a station is deleted.
+CREATE INDEX rules_station ON rules (station_id);
 
 -- The rules' change counter (0003) covers the new tables and tenants.
 CREATE TRIGGER stations_ins AFTER INSERT ON stations BEGIN UPDATE rules_version SET n = n + 1; END;
