@@ -20,6 +20,9 @@
 // Station ids may be written unquoted (1001:); they are always read as the
 // text written. An empty file is an error, so that a file caught half
 // written never wipes the rules: write "defaults: {}" for no rules at all.
+//
+// A file may also hold one tenant ("tenant: ID" at the top) or all of them
+// ("tenants: {ID: {...}}"): see Form, File and docs/tenants.md.
 package rulesfile
 
 import (
