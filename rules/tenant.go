@@ -121,6 +121,15 @@ func (t *Tenant) errorf(err error) error {
 	return fmt.Errorf("tenant %s: %w", t.ID, err)
 }
 
+// Location returns the tenant's time zone, for showing times to its
+// people (the panel, the API's human-readable fields).
+func (t *Tenant) Location() (*time.Location, error) {
+	if err := ValidateTimeZone(t.TimeZone); err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
+	return time.LoadLocation(t.TimeZone)
+}
+
 // GroupNames returns the tenant's group names in sorted order.
 func (t *Tenant) GroupNames() []string { return sortedKeys(t.Groups) }
 

@@ -281,3 +281,21 @@ func TestTenantStationIDsAndGroups(t *testing.T) {
 		t.Errorf("an unknown tenant has groups")
 	}
 }
+
+func TestTenantLocation(t *testing.T) {
+	tn := rules.NewTenant("acme")
+	loc, err := tn.Location()
+	if err != nil || loc.String() != rules.DefaultTimeZone {
+		t.Fatalf("Location = %v, %v", loc, err)
+	}
+	tn.TimeZone = "America/New_York"
+	if loc, err := tn.Location(); err != nil || loc.String() != "America/New_York" {
+		t.Errorf("Location = %v, %v", loc, err)
+	}
+	for _, bad := range []string{"", "Local", "Nowhere/City"} {
+		tn.TimeZone = bad
+		if _, err := tn.Location(); err == nil {
+			t.Errorf("Location of %q accepted", bad)
+		}
+	}
+}
