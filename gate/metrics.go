@@ -85,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	modes := []string{string(rules.Off), string(rules.Auto), string(rules.OnDemand), DecisionError}
 	for _, mode := range modes {
 		for _, d := range rules.AllDirections() {
-			for _, src := range []rules.Source{rules.SourceStation, rules.SourceGroup, rules.SourceDefault, rules.SourceFallback} {
+			for _, src := range []rules.Source{rules.SourceStation, rules.SourceGroup, rules.SourceTenant, rules.SourceDefault, rules.SourceFallback} {
 				m.Decisions.WithLabelValues(string(d), mode, string(src))
 			}
 		}

@@ -42,9 +42,9 @@ func TestGuideAgreesWithExampleRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, g := range setups.Groups {
-		if !reflect.DeepEqual(example.Groups[name], g) {
-			t.Errorf("group %s: the guide has %+v, rules.example.yaml %+v", name, g, example.Groups[name])
+	for name, g := range setups.Groups(rules.DefaultTenant) {
+		if e := example.Group(rules.DefaultTenant, name); !reflect.DeepEqual(e, g) {
+			t.Errorf("group %s: the guide has %+v, rules.example.yaml %+v", name, g, e)
 		}
 	}
 	for id, s := range setups.Stations {

@@ -309,7 +309,7 @@ func decisionsExposition(counts map[string]int) string {
 	}
 	for _, mode := range []string{"off", "auto", "ondemand", "error"} {
 		for _, d := range rules.AllDirections() {
-			for _, src := range []string{"station", "group", "default", "fallback"} {
+			for _, src := range []string{"station", "group", "tenant", "default", "fallback"} {
 				line(string(d), mode, src)
 			}
 		}

@@ -24,60 +24,50 @@ func newRulesCmd(a *app) *cobra.Command {
 
 func newRulesImportCmd(a *app) *cobra.Command {
 	var dryRun, prune bool
+	var tenant string
 	var w ruleWriter
 	cmd := &cobra.Command{
-		Use:   "import FILE [--dry-run] [--prune]",
+		Use:   "import FILE [--tenant ID] [--dry-run] [--prune]",
 		Short: "Validate a rules file and replace the rules with it in one transaction",
 		Long: "Validates the whole file first (unknown keys, bad modes, directions, kinds, unknown\n" +
 			"groups or profiles are errors naming the line), then applies it in one transaction,\n" +
 			"or applies nothing. The running server uses the new rules from its next call.\n" +
-			"An import that would delete stations or groups the file leaves out is refused\n" +
-			"(exit 4) unless --prune is given; --dry-run shows the same and exits the same way.",
+			"An import that would delete stations, groups or tenants the file leaves out is\n" +
+			"refused (exit 4) unless --prune is given; --dry-run shows the same and exits the same way.",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			data, err := readInput(a.env.Stdin, name)
+			data, err := readInput(a.env.Stdin, args[0])
 			if err != nil {
 				return err
 			}
+			name := args[0]
 			if name == "-" {
 				name = "stdin"
-			}
-			rs, err := rulesfile.Parse(bytes.NewReader(data), name)
-			if err != nil {
-				return err
 			}
 			st, err := a.openWriter(cmd, &w)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if dryRun {
-				cur, err := st.LoadRules(cmd.Context())
-				if err != nil {
-					return err
-				}
-				printChanges(a.env.Stdout, store.Diff(cur, rs), true)
-				return checkPrune(cur, rs, name, prune)
-			}
 			// The check runs inside the import's transaction, on the rules
 			// it replaces: a station added meanwhile is not lost silently.
-			changes, err := st.UpdateRules(cmd.Context(), w.actor, func(cur *rules.RuleSet) error {
-				if err := checkPrune(cur, rs, name, prune); err != nil {
-					return err
-				}
-				*cur = *rs.Clone()
-				return nil
-			})
+			check := func(cur, next *rules.RuleSet) error { return checkPrune(cur, next, name, prune) }
+			changes, err := importFile(cmd.Context(), st, bytes.NewReader(data), name, w.actor, tenant, dryRun, check)
+			if dryRun && (err == nil || changes != nil) {
+				printChanges(a.env.Stdout, changes, true)
+			}
 			if err != nil {
 				return err
 			}
-			printChanges(a.env.Stdout, changes, false)
+			if !dryRun {
+				printChanges(a.env.Stdout, changes, false)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and show the changes without writing")
-	cmd.Flags().BoolVar(&prune, "prune", false, "delete the stations and groups the file leaves out")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete the stations, groups and tenants the file leaves out")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "replace this tenant's rules only (docs/tenants.md)")
 	w.register(cmd)
 	return cmd
 }
@@ -89,26 +79,36 @@ func checkPrune(cur, next *rules.RuleSet, name string, prune bool) error {
 	if prune {
 		return nil
 	}
-	var stations, groups []string
+	var stations, groups, tenants []string
 	for _, id := range cur.StationIDs() {
 		if _, ok := next.Stations[id]; !ok {
 			stations = append(stations, id)
 		}
 	}
-	for _, g := range cur.GroupNames() {
-		if _, ok := next.Groups[g]; !ok {
-			groups = append(groups, g)
+	for _, tid := range cur.TenantIDs() {
+		if next.Tenants[tid] == nil {
+			tenants = append(tenants, tid)
+		}
+		for _, g := range cur.GroupNames(tid) {
+			if next.Group(tid, g) == nil {
+				if tid != rules.DefaultTenant {
+					g = tid + "/" + g
+				}
+				groups = append(groups, g)
+			}
 		}
 	}
-	if len(stations) == 0 && len(groups) == 0 {
-		return nil
-	}
 	var what []string
-	if len(stations) > 0 {
-		what = append(what, fmt.Sprintf("%d station(s) (%s)", len(stations), abbreviate(stations, 10)))
+	for _, d := range []struct {
+		names []string
+		kind  string
+	}{{stations, "station(s)"}, {groups, "group(s)"}, {tenants, "tenant(s)"}} {
+		if len(d.names) > 0 {
+			what = append(what, fmt.Sprintf("%d %s (%s)", len(d.names), d.kind, abbreviate(d.names, 10)))
+		}
 	}
-	if len(groups) > 0 {
-		what = append(what, fmt.Sprintf("%d group(s) (%s)", len(groups), abbreviate(groups, 10)))
+	if len(what) == 0 {
+		return nil
 	}
 	return rules.Errorf(rules.ECONFLICT, "importing %s would delete %s that it leaves out; nothing written: add them to the file, or pass --prune to delete them",
 		name, strings.Join(what, " and "))
@@ -123,8 +123,9 @@ func abbreviate(names []string, n int) string {
 }
 
 func newRulesExportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "export [FILE]",
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "export [FILE] [--tenant ID]",
 		Short: "Write the rules as YAML to FILE, or to stdout",
 		Args:  maxArgs(1, "[FILE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,7 +134,7 @@ func newRulesExportCmd(a *app) *cobra.Command {
 				return err
 			}
 			var b bytes.Buffer
-			if err := rulesfile.Write(&b, rs); err != nil {
+			if err := writeRules(&b, rs, tenant); err != nil {
 				return err
 			}
 			if len(args) == 0 || args[0] == "-" {
@@ -143,6 +144,8 @@ func newRulesExportCmd(a *app) *cobra.Command {
 			return rulesfile.WriteFile(args[0], b.Bytes())
 		},
 	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "write this tenant's file only")
+	return cmd
 }
 
 func printChanges(w io.Writer, changes []store.Change, dryRun bool) {

@@ -237,5 +237,9 @@ func checkRulesFile(path string) string {
 	if err != nil {
 		return fmt.Sprintf("rules_file %s: %s:\n%v", path, kept, err)
 	}
-	return fmt.Sprintf("rules_file %s: ok (%d groups, %d stations)", path, len(rs.Groups), len(rs.Stations))
+	groups := 0
+	for _, tid := range rs.TenantIDs() {
+		groups += len(rs.Groups(tid))
+	}
+	return fmt.Sprintf("rules_file %s: ok (%d groups, %d stations)", path, groups, len(rs.Stations))
 }

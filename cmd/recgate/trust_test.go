@@ -52,6 +52,9 @@ func TestRulesFileRefusesWriters(t *testing.T) {
 		{"rule", "set", "default", "internal", "auto"},
 		{"rules", "import", rulesPath},
 		{"rules", "import", rulesPath, "--dry-run"},
+		{"tenant", "add", "acme"},
+		{"tenant", "set", "default", "--name", "x"},
+		{"tenant", "rm", "default"},
 	}
 	want := "recgate: the rules are managed by rules_file " + rulesPath + ": a change made here would be undone when that file is next applied; edit the file instead (or pass --override-rules-file to change the database until then)\n"
 	for _, args := range writers {
@@ -142,6 +145,7 @@ func TestControlCharactersRefused(t *testing.T) {
 		{[]string{"station", "add", "1001", "--name", "Anna\n1002  Fake"}, "U+000A"},
 		{[]string{"station", "add", "1001", "--actor", "root\x1b]0;x\x07"}, `recgate: --actor: "root\x1b]0;x\a" holds the control character U+001B`},
 		{[]string{"retention", "run", "--actor", "cron\tjob"}, `recgate: --actor: "cron\tjob" holds the control character U+0009`},
+		{[]string{"tenant", "add", "acme", "--name", "ACME\x1b[8m"}, `recgate: tenant acme: name: "ACME\x1b[8m" holds the control character U+001B`},
 	}
 	for _, tt := range tests {
 		r := e.run(tt.args...)
