@@ -14,7 +14,7 @@ import (
 // foreign keys name them. settings (one row, made by the migrations) is
 // updated rather than inserted. A table added to the schema must be added
 // here or to copySkip: TestCopyCoversEveryTable fails otherwise.
-var copyTables = []string{"settings", "groups", "stations", "rules", "recordings", "audit"}
+var copyTables = []string{"settings", "tenants", "groups", "stations", "rules", "recordings", "audit"}
 
 // copySkip are the tables Copy leaves alone: the migrations make them.
 var copySkip = []string{"schema_migrations", "rules_version"}
@@ -60,14 +60,15 @@ func Copy(ctx context.Context, from, to *Store, force, dryRun bool) (*CopyReport
 	if err != nil {
 		return nil, wrap("copy: count target rows", err)
 	}
-	if n := total(existing); n > 0 {
-		if !force {
-			return nil, rules.Errorf(rules.ECONFLICT, "store: copy: the target is not empty (%s): give --force to replace its rows", describe(existing))
-		}
-		for i := len(copyTables) - 1; i >= 1; i-- {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+copyTables[i]); err != nil {
-				return nil, wrap("copy: empty target "+copyTables[i], err)
-			}
+	existing["tenants"]-- // the default tenant, which the migrations make
+	if n := total(existing); n > 0 && !force {
+		return nil, rules.Errorf(rules.ECONFLICT, "store: copy: the target is not empty (%s): give --force to replace its rows", describe(existing))
+	}
+	// Children first. Without --force only what the migrations made is
+	// there (the default tenant), replaced by the source's.
+	for i := len(copyTables) - 1; i >= 1; i-- {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+copyTables[i]); err != nil {
+			return nil, wrap("copy: empty target "+copyTables[i], err)
 		}
 	}
 	rep := &CopyReport{Rows: map[string]int64{}, DryRun: dryRun}

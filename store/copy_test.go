@@ -83,7 +83,7 @@ func TestCopyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[string]int64{"settings": 1, "groups": 2, "stations": 3, "rules": 3, "recordings": 30, "audit": int64(len(want.Audit))}
+	wantRows := map[string]int64{"settings": 1, "tenants": 1, "groups": 2, "stations": 3, "rules": 3, "recordings": 30, "audit": int64(len(want.Audit))}
 	if !reflect.DeepEqual(rep.Rows, wantRows) {
 		t.Errorf("copied %v, want %v", rep.Rows, wantRows)
 	}

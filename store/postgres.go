@@ -202,3 +202,21 @@ func (s *Store) reloadNow() {
 		s.pg.log.Warn("store: reload after a change notification failed", "err", err)
 	}
 }
+
+// CheckPostgres connects to the database dsn names and pings it, without
+// migrating anything: for `serve --check-config`.
+func CheckPostgres(ctx context.Context, dsn string) error {
+	cfg, err := ParsePostgresDSN(dsn)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return unavailable("check "+RedactDSN(dsn), err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.Ping(ctx); err != nil {
+		return unavailable("check "+RedactDSN(dsn), err)
+	}
+	return nil
+}

@@ -89,11 +89,11 @@ func (h *fleetHost) startProcess() {
 // startInProcess runs the server in this process (tests that reach into it).
 func (h *fleetHost) startInProcess() {
 	h.t.Helper()
-	c, err := LoadConfig(h.cfgPath, true, nil)
+	c, err := LoadConfig(h.cfgPath, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.m = NewMain(c, h.cfgPath, true, &Env{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	h.m = NewMain(c, h.cfgPath, &Env{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err := h.m.Open(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
@@ -395,6 +395,7 @@ func TestStoreCopyCLI(t *testing.T) {
 	if err := os.WriteFile(lite.cfgPath, []byte(fmt.Sprintf("store: {path: %q}\n", dbPath)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createDB(t, dbPath)
 	lite.importRules(e2eRules)
 	lite.mustCLI("station", "add", "3001", "--name", "Reception", "--group", "sales", "--actor", "alice")
 	lite.mustCLI("rule", "set", "default", "internal", "ondemand", "--actor", "bob")
@@ -445,8 +446,9 @@ func TestRetentionKeepsRowsOfFilesOnOtherHosts(t *testing.T) {
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createDB(t, filepath.Join(dir, "recgate.db"))
 	h.importRules(e2eRules) // group sales keeps 90 days
-	c, err := LoadConfig(h.cfgPath, true, nil)
+	c, err := LoadConfig(h.cfgPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,4 +483,12 @@ func TestRetentionKeepsRowsOfFilesOnOtherHosts(t *testing.T) {
 	}
 }
 
-func ptrTo[T any](v T) *T { return &v }
+// createDB creates an empty SQLite database at path, as `recgate init` would.
+func createDB(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}

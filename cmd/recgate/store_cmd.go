@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -224,4 +226,20 @@ func registerStoreMetrics(reg prometheus.Registerer, st *store.Store, ob *store.
 			Help: "Recordings' metadata rows dropped because the database was unreachable and the queue full.",
 		}, func() float64 { return float64(ob.Dropped()) }),
 	)
+}
+
+// checkPostgresConfig is `serve --check-config` for store.driver postgres:
+// the database answers (nothing is migrated).
+func checkPostgresConfig(w io.Writer, configPath string, cfg *Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := store.CheckPostgres(ctx, cfg.Store.DSN); err != nil {
+		return err
+	}
+	rulesLine := "rules_file: not set (rules are edited with the CLI)"
+	if cfg.RulesFile != "" {
+		rulesLine = checkRulesFile(cfg.RulesFile)
+	}
+	_, err := fmt.Fprintf(w, "config %s: ok\nstore postgres %s: reachable\n%s\n", configPath, cfg.Store.storeName(), rulesLine)
+	return err
 }
