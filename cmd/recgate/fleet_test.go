@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/recgate/recgate/agi/agitest"
 	"github.com/recgate/recgate/internal/pgtest"
 	"github.com/recgate/recgate/rules"
@@ -272,6 +274,10 @@ func TestFleetPropagationDelay(t *testing.T) {
 		if rs, _ := b.m.Store.Rules(context.Background()); rs.Resolve("1003", rules.Outbound).Mode != mode {
 			t.Fatalf("change %d: host b resolves %s, want %s", i, rs.Resolve("1003", rules.Outbound).Mode, mode)
 		}
+	}
+	problems, err := testutil.GatherAndLint(b.m.Registry)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("metrics lint on PostgreSQL: %v %v", problems, err)
 	}
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	pct := func(p float64) time.Duration { return delays[min(len(delays)-1, int(p*float64(len(delays))))] }
