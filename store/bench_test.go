@@ -30,7 +30,12 @@ func bigRules(n int) *rules.RuleSet {
 
 func benchStore(b *testing.B, stations int) *Store {
 	b.Helper()
-	s := openTest(b, tempDB(b))
+	return benchStoreOn(b, testDrivers[0], stations)
+}
+
+func benchStoreOn(b *testing.B, d testDriver, stations int) *Store {
+	b.Helper()
+	s := d.openNew(b)
 	if _, err := s.ReplaceRules(context.Background(), "bench", bigRules(stations)); err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +74,13 @@ func BenchmarkReplaceRules100k(b *testing.B) {
 }
 
 func BenchmarkRulesNoChange(b *testing.B) {
-	s := benchStore(b, 100_000)
+	for _, d := range testDrivers {
+		b.Run(d.name, func(b *testing.B) { benchRulesNoChange(b, d) })
+	}
+}
+
+func benchRulesNoChange(b *testing.B, d testDriver) {
+	s := benchStoreOn(b, d, 100_000)
 	ctx := context.Background()
 	if _, err := s.Rules(ctx); err != nil { // picks up the import
 		b.Fatal(err)
@@ -93,7 +104,13 @@ func BenchmarkRulesNoChange(b *testing.B) {
 }
 
 func BenchmarkRulesNoChangeSerial(b *testing.B) {
-	s := benchStore(b, 100)
+	for _, d := range testDrivers {
+		b.Run(d.name, func(b *testing.B) { benchRulesNoChangeSerial(b, d) })
+	}
+}
+
+func benchRulesNoChangeSerial(b *testing.B, d testDriver) {
+	s := benchStoreOn(b, d, 100)
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := s.Rules(ctx); err != nil {

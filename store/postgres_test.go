@@ -246,3 +246,48 @@ func TestOutboxRefusedRowCostsOnlyItself(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresVersionBumpsOncePerTransaction: however many statements a
+// transaction runs on the rules tables, rules_version moves once (an
+// import of many stations must not update one row per statement), and
+// every committed transaction moves it.
+func TestPostgresVersionBumpsOncePerTransaction(t *testing.T) {
+	s := testDrivers[1].openNew(t, withoutListener())
+	ctx := context.Background()
+	version := func() int64 {
+		var n int64
+		if err := s.db.QueryRow("SELECT n FROM rules_version WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := 0; round < 2; round++ {
+		before := version()
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50; i++ {
+			if _, err := tx.Exec("INSERT INTO stations (id) VALUES (?)", fmt.Sprintf("%d-%d", round, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.Exec("UPDATE settings SET default_announce = 1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got := version(); got != before+1 {
+			t.Errorf("round %d: version %d -> %d, want one step", round, before, got)
+		}
+	}
+	// A statement on its own (autocommit) is a transaction too.
+	before := version()
+	if _, err := s.db.Exec("DELETE FROM stations WHERE id = '0-1'"); err != nil {
+		t.Fatal(err)
+	}
+	if got := version(); got != before+1 {
+		t.Errorf("autocommit: version %d -> %d", before, got)
+	}
+}

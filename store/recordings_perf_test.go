@@ -12,7 +12,9 @@ import (
 // BenchmarkSaveRecordings measures the metadata writer's cost per row, in
 // batches as the call handler's writer sends them.
 func BenchmarkSaveRecordings(b *testing.B) {
-	benchSave(b, openTest(b, tempDB(b)))
+	for _, d := range testDrivers {
+		b.Run(d.name, func(b *testing.B) { benchSave(b, d.openNew(b)) })
+	}
 }
 
 func benchSave(b *testing.B, s *Store) {

@@ -107,8 +107,15 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, errMissing
 	}
+	reapOrphans()
 	dir, err := os.MkdirTemp("", "recgate-pgtest-")
 	if err != nil {
+		return nil, err
+	}
+	// Whose cluster this is: a test binary killed before its cleanup ran
+	// leaves its server behind, which the next start stops (reapOrphans).
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Server{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
@@ -166,7 +173,9 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=" + s.bin + ":/usr/bin:/bin", "LC_ALL=C"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
+	// In the test's process group: a signal to the group (Ctrl-C, a
+	// timeout killing `go test`) reaches the server too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	return cmd
 }
 
@@ -236,7 +245,7 @@ func (s *Server) run() error {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 			<-exit
 			return fmt.Errorf("postgres did not accept connections within 30s: %v", err)
 		}
@@ -263,16 +272,15 @@ func (s *Server) signal(sig syscall.Signal) {
 		return
 	}
 	pid := s.cmd.Process.Pid
-	if sig == syscall.SIGKILL {
-		syscall.Kill(-pid, sig)
-	} else {
-		syscall.Kill(pid, sig)
-	}
+	syscall.Kill(pid, sig)
 	select {
 	case <-s.exit:
 	case <-time.After(10 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
 		<-s.exit
+	}
+	if sig == syscall.SIGKILL {
+		waitBackendsGone(s.data)
 	}
 	if sig == syscall.SIGKILL {
 		os.Remove(filepath.Join(s.data, "postmaster.pid"))
@@ -327,6 +335,58 @@ func (s *Server) exec(sql string) error {
 	defer c.Close(context.Background())
 	_, err = c.Exec(ctx, sql)
 	return err
+}
+
+// waitBackendsGone waits (up to 10s) until no process has the data
+// directory open as its working directory: a killed postmaster's backends
+// exit on their own once they notice it is gone, and a new postmaster
+// refuses to start while they run.
+func waitBackendsGone(data string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if !anyProcessIn(data) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// anyProcessIn reports whether a process's working directory is dir.
+func anyProcessIn(dir string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	for _, p := range procs {
+		if cwd, err := os.Readlink(p); err == nil && cwd == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// reapOrphans stops the servers and removes the clusters of test binaries
+// that no longer run (killed before their cleanup).
+func reapOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "recgate-pgtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		owner, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || owner <= 0 {
+			continue
+		}
+		if err := syscall.Kill(owner, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			continue // its test binary still runs
+		}
+		if pidFile, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			first, _, _ := strings.Cut(string(pidFile), "\n")
+			if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && pid > 0 {
+				syscall.Kill(pid, syscall.SIGQUIT)
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		os.RemoveAll(dir)
+	}
 }
 
 func freePort() (int, error) {

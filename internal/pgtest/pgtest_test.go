@@ -3,7 +3,11 @@ package pgtest
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -59,4 +63,29 @@ func TestStartStopRestart(t *testing.T) {
 		t.Fatalf("start after kill: %v", err)
 	}
 	query(t, dsn)
+}
+
+// TestReapOrphans: a cluster whose test binary is gone (killed before its
+// cleanup) is stopped and removed by the next start.
+func TestReapOrphans(t *testing.T) {
+	s := Start(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "owner.pid"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reapOrphans()
+	select {
+	case <-s.exit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the orphaned server still runs")
+	}
+	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
+		t.Errorf("cluster directory left: %v", err)
+	}
+	s.mu.Lock()
+	s.cmd = nil // stopped from outside: nothing for the cleanup to stop
+	s.mu.Unlock()
 }
