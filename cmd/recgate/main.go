@@ -144,6 +144,8 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRecordingsCmd(a),
 		newAuditCmd(a),
 		newRetentionCmd(a),
+		newUserCmd(a),
+		newTokenCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
 	)
