@@ -6,8 +6,9 @@ import (
 )
 
 // Throttle slows down repeated login failures per key ("login:anna",
-// "addr:192.0.2.7"): after Free failures in a row, each further attempt
-// must wait twice as long as the one before, from 1 s up to Max. A success
+// "addr:192.0.2.7"): Free failures in a row cost nothing; after them, the
+// next attempt must wait 1 s, and each further failure doubles the wait,
+// up to Max. A success
 // forgets the key's failures; failures older than Forget are forgotten.
 // It is in memory, per process.
 type Throttle struct {
@@ -62,7 +63,7 @@ func (t *Throttle) Wait(keys ...string) time.Duration {
 }
 
 func (t *Throttle) delay(failures int) time.Duration {
-	over := failures - t.Free
+	over := failures - t.Free + 1
 	if over <= 0 {
 		return 0
 	}

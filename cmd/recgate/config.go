@@ -26,6 +26,7 @@ const DefaultConfigPath = "./recgate.yaml"
 type Config struct {
 	AGI             AGIConfig       `mapstructure:"agi"`
 	HTTP            HTTPConfig      `mapstructure:"http"`
+	Web             WebConfig       `mapstructure:"web"`
 	Store           StoreConfig     `mapstructure:"store"`
 	Recording       RecordingConfig `mapstructure:"recording"`
 	OnDemand        OnDemandConfig  `mapstructure:"ondemand"`
@@ -97,6 +98,7 @@ func DefaultConfig() Config {
 			HangupHandler:   "recgate-hangup,s,1",
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:9573"},
+		Web:   DefaultWebConfig(),
 		Store: StoreConfig{Path: "./recgate.db"},
 		Recording: RecordingConfig{
 			Dir:               "/var/spool/asterisk/monitor",
@@ -188,6 +190,7 @@ func setDefaults(v *viper.Viper, c Config) {
 	v.SetDefault("agi.decision_timeout", c.AGI.DecisionTimeout)
 	v.SetDefault("agi.hangup_handler", c.AGI.HangupHandler)
 	v.SetDefault("http.listen", c.HTTP.Listen)
+	setWebDefaults(v, c.Web)
 	v.SetDefault("store.path", c.Store.Path)
 	v.SetDefault("recording.dir", c.Recording.Dir)
 	v.SetDefault("recording.file_template", c.Recording.FileTemplate)
@@ -231,6 +234,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if _, err := c.GateConfig(); err != nil {
+		return err
+	}
+	if err := c.Web.Validate(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
