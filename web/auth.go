@@ -41,8 +41,12 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, int, string) {
 		case !t.Active(time.Now()):
 			return nil, http.StatusUnauthorized, "this API token was revoked or has expired"
 		}
-		if err := s.store.TouchToken(ctx, t.ID); err != nil {
-			s.log.WarnContext(ctx, "api: token last-used time not recorded", "token", t.ID, "err", err)
+		// The last-used time is kept to the minute: a write per request
+		// would serialise every API call on SQLite's write lock.
+		if t.LastUsedAt == nil || time.Since(*t.LastUsedAt) >= time.Minute {
+			if err := s.store.TouchToken(ctx, t.ID); err != nil {
+				s.log.WarnContext(ctx, "api: token last-used time not recorded", "token", t.ID, "err", err)
+			}
 		}
 		return auth.TokenPrincipal(t), 0, ""
 	}

@@ -26,7 +26,7 @@ type spec struct {
 
 var specCache sync.Map // *Server's document is the same for every server: cached per test binary
 
-func loadSpec(t *testing.T, e *env) *spec {
+func loadSpec(t testing.TB, e *env) *spec {
 	t.Helper()
 	if s, ok := specCache.Load("spec"); ok {
 		return s.(*spec)
@@ -66,7 +66,7 @@ func (e *env) rawGet(path string) response {
 
 // checkResponse fails the test when a response does not match the
 // document: an undocumented status, a body off its schema.
-func (s *spec) checkResponse(t *testing.T, method, path string, r response) {
+func (s *spec) checkResponse(t testing.TB, method, path string, r response) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://x"+path, nil)
 	route, params, err := s.router.FindRoute(req)

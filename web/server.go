@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -94,6 +95,7 @@ type Server struct {
 	api      huma.API
 	handler  http.Handler
 	routes   []Route
+	index    atomic.Pointer[stationIndex]
 }
 
 // New returns the API server for cfg on st.

@@ -305,6 +305,31 @@ func (s *Server) registerStations() {
 		Tags: tags, Summary: "The decision recgate would make now for a direction, and the chain of rules behind it"}, s.explain)
 }
 
+// stationIndex returns tenant's station ids, sorted, for snapshot rs.
+// They are sorted once per snapshot and tenant: with thousands of
+// stations, sorting on every page would cost more than the page.
+func (s *Server) stationIndex(rs *rules.RuleSet, tenant string) []string {
+	idx := s.index.Load()
+	if idx == nil || idx.rs != rs {
+		idx = &stationIndex{rs: rs, byTenant: map[string][]string{}}
+		for id, st := range rs.Stations {
+			t := stationTenant(st)
+			idx.byTenant[t] = append(idx.byTenant[t], id)
+		}
+		for _, ids := range idx.byTenant {
+			sort.Strings(ids)
+		}
+		s.index.Store(idx)
+	}
+	return idx.byTenant[tenant]
+}
+
+// stationIndex is the station ids of one rules snapshot, by tenant.
+type stationIndex struct {
+	rs       *rules.RuleSet
+	byTenant map[string][]string
+}
+
 // snapshot returns the current rules, or a 503.
 func (s *Server) snapshot(ctx context.Context) (*rules.RuleSet, error) {
 	rs, err := s.store.Rules(ctx)
@@ -334,13 +359,16 @@ func (s *Server) listStations(ctx context.Context, in *ListStationsInput) (*List
 			return nil, fieldError("query.group", "unknown group %q (%s)", in.Group, groupList(rs, in.Tenant))
 		}
 	}
-	ids := make([]string, 0, len(rs.Stations))
-	for id, st := range rs.Stations {
-		if stationTenant(st) == in.Tenant && id > in.Cursor && (in.Group == "" || st.Group == in.Group) {
+	all := s.stationIndex(rs, in.Tenant)
+	ids := make([]string, 0, in.Limit+1)
+	for _, id := range all[sort.SearchStrings(all, in.Cursor):] {
+		if len(ids) > in.Limit {
+			break
+		}
+		if id > in.Cursor && (in.Group == "" || rs.Stations[id].Group == in.Group) {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids)
 	out := &ListStationsOutput{Body: Page[Station]{Items: []Station{}}}
 	if len(ids) > in.Limit {
 		ids = ids[:in.Limit]

@@ -20,7 +20,7 @@ import (
 
 // env is a real API server on a real store in a temp directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	srv    *Server
 	ts     *httptest.Server
@@ -31,6 +31,14 @@ type env struct {
 func ptr[T any](v T) *T { return &v }
 
 func newEnv(t *testing.T, mutate ...func(*Config)) *env {
+	t.Helper()
+	return newEnvTB(t, mutate...)
+}
+
+// newEnvB is newEnv for a benchmark.
+func newEnvB(b *testing.B) *env { return newEnvTB(b) }
+
+func newEnvTB(t testing.TB, mutate ...func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "recgate.db"))
@@ -81,7 +89,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %T: %v\n%s", v, err, r.body)
@@ -99,7 +107,7 @@ type problem struct {
 	} `json:"errors"`
 }
 
-func (r response) problem(t *testing.T) problem {
+func (r response) problem(t testing.TB) problem {
 	t.Helper()
 	var p problem
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
