@@ -57,6 +57,9 @@ func add[I, O any](s *Server, acc Access, op huma.Operation, h func(context.Cont
 	if strings.Contains(op.Path, "{") {
 		op.Errors = append(op.Errors, http.StatusNotFound)
 	}
+	if strings.Contains(op.Path, "{tenant}") {
+		op.Errors = append(op.Errors, http.StatusServiceUnavailable)
+	}
 	if acc == RuleWriter || acc == TenantWriter {
 		op.Errors = append(op.Errors, http.StatusConflict) // rules_file
 	}
@@ -101,7 +104,16 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	}
 	if strings.Contains(op.Path, "{tenant}") {
 		tenant := ctx.Param("tenant")
-		if !p.SeesTenant(tenant) || !s.tenantExists(r.Context(), tenant) {
+		exists := false
+		if p.SeesTenant(tenant) {
+			var err error
+			if exists, err = s.tenantExists(r.Context(), tenant); err != nil {
+				s.log.WarnContext(r.Context(), "api: tenant not readable", "tenant", tenant, "err", err)
+				huma.WriteErr(s.api, ctx, http.StatusServiceUnavailable, "the store is not available right now; try again")
+				return
+			}
+		}
+		if !exists {
 			huma.WriteErr(s.api, ctx, http.StatusNotFound, "unknown tenant "+quote(tenant))
 			return
 		}

@@ -33,6 +33,10 @@ import (
 // Store is what the API needs from recgate's store (*store.Store).
 type Store interface {
 	Rules(ctx context.Context) (*rules.RuleSet, error)
+	Defaults(ctx context.Context) (rules.Defaults, error)
+	Tenant(ctx context.Context, id string) (*rules.Tenant, error)
+	Station(ctx context.Context, tenant, id string) (*rules.Station, error)
+	Group(ctx context.Context, tenant, name string) (*rules.Group, error)
 	CreateStation(ctx context.Context, actor, tenant string, st *rules.Station) ([]store.Change, error)
 	UpdateStation(ctx context.Context, actor, tenant, id string, fn func(st *rules.Station) error) ([]store.Change, error)
 	DeleteStation(ctx context.Context, actor, tenant, id string) ([]store.Change, error)
