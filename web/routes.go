@@ -2,13 +2,13 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/recgate/recgate/auth"
+	"github.com/recgate/recgate/rules"
 )
 
 // Access says who may call an operation. Tenant-scoped operations (a
@@ -123,7 +123,7 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	if acc == RuleWriter || acc == TenantWriter {
-		if err := rulesFileManaged(s.cfg.RulesFile); err != nil {
+		if err := rules.RulesFileManaged(s.cfg.RulesFile); err != nil {
 			huma.WriteErr(s.api, ctx, http.StatusConflict, err.Error())
 			return
 		}
@@ -148,16 +148,6 @@ func denied(p *auth.Principal, acc Access) string {
 		return ""
 	}
 	return "unknown access level"
-}
-
-// rulesFileManaged refuses rule writes when rules_file is the source of
-// the rules: a change made here would be undone the next time the file is
-// applied.
-func rulesFileManaged(rulesFile string) error {
-	if rulesFile == "" {
-		return nil
-	}
-	return fmt.Errorf("the rules are managed by rules_file %s: a change made here would be undone when that file is next applied; edit the file instead", rulesFile)
 }
 
 func quote(s string) string { return `"` + s + `"` }
