@@ -238,9 +238,20 @@ func clientOf(ctx context.Context) client {
 
 // detailTransformer makes huma's own validation problems say what is
 // wrong in detail, not only in the errors list: "validation failed:
-// body.rules.outbound: expected value to be one of ...".
+// body.rules.outbound: expected value to be one of ...". It never echoes a
+// password, nor a whole body (which may hold one), back in an error.
 func detailTransformer(_ huma.Context, _ string, v any) (any, error) {
-	if m, ok := v.(*huma.ErrorModel); ok && len(m.Errors) > 0 && !strings.Contains(m.Detail, ": ") {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	for _, e := range m.Errors {
+		_, object := e.Value.(map[string]any) // an unknown field's error carries the whole object
+		if object || e.Location == "body" || strings.Contains(e.Location, "password") {
+			e.Value = nil
+		}
+	}
+	if len(m.Errors) > 0 && !strings.Contains(m.Detail, ": ") {
 		parts := make([]string, 0, len(m.Errors))
 		for _, e := range m.Errors {
 			if e.Location != "" {
