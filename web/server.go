@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -144,6 +145,13 @@ func New(cfg Config, st Store, log *slog.Logger) *Server {
 		h = newMetrics(cfg.Registerer).instrument(mux)
 	}
 	cop := http.NewCrossOriginProtection()
+	if origin := originOf(cfg.PublicURL); origin != "" {
+		// Behind a proxy that rewrites Host, the public address is still
+		// the API's own origin.
+		if err := cop.AddTrustedOrigin(origin); err != nil {
+			log.Warn("web.public_url not usable as a trusted origin", "url", cfg.PublicURL, "err", err)
+		}
+	}
 	s.handler = s.recoverPanics(s.withClient(securityHeaders(cop.Handler(h))))
 	return s
 }
@@ -169,6 +177,15 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// originOf is the scheme://host[:port] of an absolute URL ("" when none).
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 // recoverPanics answers a request whose handler panicked with a 500
