@@ -22,12 +22,12 @@ func TestExamplesLoad(t *testing.T) {
 	defer cancel()
 	for cmd, want := range map[string]string{
 		"dialplan show s@recgate-decide": "AGI(${LOCAL(req)})",
-		"features show":               "recgate_ondemand",
-		"pjsip show endpoint 1001":    "recgate_ondemand",
-		"pjsip show aor 1002":         fmt.Sprintf("sip:1002@127.0.0.1:%d", p.Phone("1002")),
-		"dialplan show globals":       fmt.Sprintf("RECGATE=agi://127.0.0.1:%d", port),
-		"queue show sales":            "PJSIP/1001",
-		"module show like mixmonitor": "app_mixmonitor",
+		"features show":                  "recgate_ondemand",
+		"pjsip show endpoint 1001":       "recgate_ondemand",
+		"pjsip show aor 1002":            fmt.Sprintf("sip:1002@127.0.0.1:%d", p.Phone("1002")),
+		"dialplan show globals":          fmt.Sprintf("RECGATE=agi://127.0.0.1:%d", port),
+		"queue show sales":               "PJSIP/1001",
+		"module show like mixmonitor":    "app_mixmonitor",
 	} {
 		out, err := p.CLI(ctx, cmd)
 		if err != nil {
