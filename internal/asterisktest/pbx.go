@@ -76,7 +76,7 @@ func Start(tb testing.TB, lab *Lab, opts Options) *PBX {
 	if p != nil {
 		tb.Cleanup(func() {
 			if tb.Failed() {
-				tb.Logf("asterisk output (last 6000 bytes):\n%s", p.Output(6000))
+				tb.Logf("asterisk output (last 6000 bytes):\n%s", p.Output(30000))
 			}
 			p.Stop()
 		})

@@ -27,8 +27,8 @@ func Audio() Step { return Step{kind: "audio"} }
 // Pause waits d.
 func Pause(d time.Duration) Step { return Step{kind: "pause", pause: d} }
 
-// DTMF sends digits (0-9, *, #) as RFC 4733 events, 300 ms apart, and
-// restarts the audio afterwards.
+// DTMF sends digits (0-9, *, #) as RFC 4733 events, about 330 ms apart,
+// and restarts the audio afterwards.
 func DTMF(digits string) Step { return Step{kind: "dtmf", digit: digits} }
 
 // Party is one SIPp process: a phone or the provider's side of a call.
@@ -205,7 +205,12 @@ func Scenario(party Party, caller bool, lab *Lab) (string, error) {
 		case "pause":
 			steps = append(steps, fmt.Sprintf(`<pause milliseconds="%d"/>`, st.pause.Milliseconds()))
 		case "dtmf":
-			for _, d := range st.digit {
+			// The lab's digit captures share one RTP stream (SSRC) whose
+			// timestamps are not in key order, and Asterisk drops a digit
+			// older than the last one of the same stream. A burst of the
+			// audio capture (another SSRC) between two digits makes
+			// Asterisk reset its DTMF state, as a new stream does.
+			for i, d := range st.digit {
 				name := string(d)
 				switch d {
 				case '*':
@@ -213,7 +218,10 @@ func Scenario(party Party, caller bool, lab *Lab) (string, error) {
 				case '#':
 					name = "pound"
 				}
-				steps = append(steps, playPCAP(lab.PCAP("dtmf_2833_"+name+".pcap")), `<pause milliseconds="300"/>`)
+				if i > 0 {
+					steps = append(steps, playPCAP(lab.PCAP("g711a.pcap")), `<pause milliseconds="120"/>`)
+				}
+				steps = append(steps, playPCAP(lab.PCAP("dtmf_2833_"+name+".pcap")), `<pause milliseconds="200"/>`)
 			}
 			steps = append(steps, playPCAP(lab.PCAP("g711a.pcap")))
 		default:
@@ -420,6 +428,9 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
       ` + sdp + `
     ]]>
   </send>
+  <!-- Matched whenever the other side hangs up while this one still
+       plays its steps. -->
+  <recv request="BYE" optional="global" next="bye"/>
   <recv request="ACK" rtd="true" crlf="true"/>
 {{- end}}
 {{- end}}
@@ -442,6 +453,7 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
   <recv response="200" crlf="true"/>
 {{- else}}
   <recv request="BYE"/>
+  <label id="bye"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK

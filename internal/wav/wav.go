@@ -27,6 +27,9 @@ type Info struct {
 	Peak int
 	// RMS is the root mean square of the samples (0..32768).
 	RMS float64
+	// Closed reports whether the header counts exactly the data on disk:
+	// MixMonitor fixes the header when it closes the file.
+	Closed bool
 }
 
 // SilenceLevel is the magnitude at or below which a 16-bit sample counts
@@ -102,7 +105,9 @@ func Read(r io.Reader) (Info, error) {
 			}
 			// The header's size is not trusted: MixMonitor fixes it only
 			// when it closes the file. Read to the end.
-			return info, measure(r, &info)
+			err := measure(r, &info)
+			info.Closed = err == nil && size == int64(info.Samples*info.Channels*2)
+			return info, err
 		default:
 			if _, err := io.CopyN(io.Discard, r, size+size%2); err != nil {
 				return info, fmt.Errorf("short %q chunk", hdr[0:4])

@@ -42,17 +42,18 @@ func TestRead(t *testing.T) {
 		file      []byte
 		duration  time.Duration
 		audio     bool
+		closed    bool
 		wantError bool
 	}{
-		{"header only", build(8000, nil, 0), 0, false, false},
-		{"two seconds of tone", build(8000, tone(16000, 8000), 32000), 2 * time.Second, true, false},
-		{"header not yet fixed", build(8000, tone(8000, 8000), 0), time.Second, true, false},
-		{"digital silence", build(8000, make([]int16, 16000), 32000), 2 * time.Second, false, false},
-		{"faint noise", build(8000, tone(16000, 50), 32000), 2 * time.Second, false, false},
-		{"a click only", build(8000, append(make([]int16, 16000), tone(80, 9000)...), 32160), 2*time.Second + 10*time.Millisecond, false, false},
-		{"not riff", []byte("RIFX0000WAVE"), 0, false, true},
-		{"truncated", []byte("RIF"), 0, false, true},
-		{"no data chunk", build(8000, nil, 0)[:36], 0, false, true},
+		{"header only", build(8000, nil, 0), 0, false, true, false},
+		{"two seconds of tone", build(8000, tone(16000, 8000), 32000), 2 * time.Second, true, true, false},
+		{"header not yet fixed", build(8000, tone(8000, 8000), 0), time.Second, true, false, false},
+		{"digital silence", build(8000, make([]int16, 16000), 32000), 2 * time.Second, false, true, false},
+		{"faint noise", build(8000, tone(16000, 50), 32000), 2 * time.Second, false, true, false},
+		{"a click only", build(8000, append(make([]int16, 16000), tone(80, 9000)...), 32160), 2*time.Second + 10*time.Millisecond, false, true, false},
+		{"not riff", []byte("RIFX0000WAVE"), 0, false, false, true},
+		{"truncated", []byte("RIF"), 0, false, false, true},
+		{"no data chunk", build(8000, nil, 0)[:36], 0, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,8 +64,8 @@ func TestRead(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if info.Duration() != tt.duration || info.HasAudio() != tt.audio {
-				t.Errorf("duration %s audio %v (nonsilent %d), want %s %v", info.Duration(), info.HasAudio(), info.NonSilent, tt.duration, tt.audio)
+			if info.Duration() != tt.duration || info.HasAudio() != tt.audio || info.Closed != tt.closed {
+				t.Errorf("duration %s audio %v (nonsilent %d) closed %v, want %s %v %v", info.Duration(), info.HasAudio(), info.NonSilent, info.Closed, tt.duration, tt.audio, tt.closed)
 			}
 		})
 	}
