@@ -14,17 +14,24 @@ import (
 )
 
 // confFile is an Asterisk .conf file as [section] → lines (comments and
-// blank lines dropped, leading " same => n" kept as written).
+// blank lines dropped, leading " same => n" kept as written), with the
+// files it #includes merged in.
 type confFile map[string][]string
 
 func readConf(t *testing.T, name string) confFile {
+	t.Helper()
+	conf := confFile{}
+	readConfInto(t, name, conf)
+	return conf
+}
+
+func readConfInto(t *testing.T, name string, conf confFile) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "dialplan-examples", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	conf := confFile{}
 	section := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -34,6 +41,10 @@ func readConf(t *testing.T, name string) confFile {
 		}
 		line = strings.TrimSpace(line)
 		if line == "" {
+			continue
+		}
+		if inc, ok := strings.CutPrefix(line, "#include"); ok {
+			readConfInto(t, strings.Trim(strings.TrimSpace(inc), `"<>`), conf)
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
@@ -49,7 +60,6 @@ func readConf(t *testing.T, name string) confFile {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return conf
 }
 
 // TestDialplanExamplesMatchServer checks that every recgate URL the
