@@ -146,6 +146,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRetentionCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
+		newTestcallCmd(a),
 	)
 	return root
 }
