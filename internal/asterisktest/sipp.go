@@ -2,10 +2,12 @@ package asterisktest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +55,16 @@ type Party struct {
 	NoAnswer bool
 	// Caller: CancelAfter gives up (CANCEL) after ringing this long.
 	CancelAfter time.Duration
+
+	// Load: Calls is how many calls the process places or answers
+	// (default 1), Rate the callers' calls per second (default 10),
+	// Timeout how long the process may run (default 60s). MeasureRinging
+	// records, per call, the time from the (authenticated) INVITE to the
+	// 180 Ringing: Ringing returns them.
+	Calls          int
+	Rate           float64
+	Timeout        time.Duration
+	MeasureRinging bool
 }
 
 // SIPp is a running SIPp process.
@@ -105,12 +117,24 @@ func (p *PBX) sipp(tb testing.TB, party Party, caller bool) *SIPp {
 	if err := os.WriteFile(sf, []byte(xml), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+	calls, timeout := max(party.Calls, 1), party.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
 	args := []string{
 		"-sf", sf, "-i", party.IP, "-mi", party.IP, "-p", fmt.Sprint(party.Port),
 		"-min_rtp_port", fmt.Sprint(rtp), "-max_rtp_port", fmt.Sprint(rtp + 7),
-		"-m", "1", "-aa", "-nostdin", "-timeout", "60s", "-timeout_error",
+		"-m", fmt.Sprint(calls), "-aa", "-nostdin", "-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
-		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
+	}
+	if calls == 1 {
+		args = append(args, "-trace_msg", "-message_file", filepath.Join(dir, "messages.log"))
+	}
+	if party.Rate > 0 {
+		args = append(args, "-r", fmt.Sprint(party.Rate))
+	}
+	if party.MeasureRinging {
+		args = append(args, "-trace_rtt", "-rtt_freq", "1", "-timer_resol", "1")
 	}
 	if caller {
 		args = append(args, "-s", party.Dial)
@@ -235,6 +259,9 @@ func Scenario(party Party, caller bool, lab *Lab) (string, error) {
 		RingMS, CancMS      int64
 		InviteCSeq, ByeCSeq int
 	}{party, caller, strings.Join(steps, "\n  "), party.Ring.Milliseconds(), party.CancelAfter.Milliseconds(), 1, 2}
+	if party.MeasureRinging && (!caller || party.CancelAfter > 0) {
+		return "", errors.New("asterisktest: MeasureRinging is for callers that wait for an answer")
+	}
 	if party.AuthUser != "" {
 		data.InviteCSeq, data.ByeCSeq = 2, 3
 	}
@@ -265,7 +292,7 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="recgate {{.Name}}">
 {{- if .Caller}}
-  <send retrans="500">
+  <send retrans="500"{{if and .MeasureRinging (not .AuthUser)}} start_rtd="1"{{end}}>
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -297,7 +324,7 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
       Content-Length: 0
     ]]>
   </send>
-  <send retrans="500">
+  <send retrans="500"{{if .MeasureRinging}} start_rtd="1"{{end}}>
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -348,9 +375,15 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
     ]]>
   </send>
 {{- else}}
+{{- if .MeasureRinging}}
+  <recv response="180" rtd="1"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+{{- else}}
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true" rtd="true"/>
+{{- end}}
   <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
@@ -469,3 +502,30 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
 {{- end}}
 </scenario>
 `))
+
+// Ringing returns the measured times from INVITE to 180 Ringing, one per
+// call that rang, once the process has exited (MeasureRinging).
+func (s *SIPp) Ringing() ([]time.Duration, error) {
+	files, err := filepath.Glob(filepath.Join(s.dir, "*_rtt.csv"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("sipp %s: no response-time trace", s.party.Name)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		return nil, fmt.Errorf("sipp %s: %w", s.party.Name, err)
+	}
+	var out []time.Duration
+	for _, line := range strings.Split(string(b), "\n") {
+		// Date_ms;response_time_ms;rtd_no
+		f := strings.Split(strings.TrimSpace(line), ";")
+		if len(f) < 2 {
+			continue
+		}
+		ms, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue // the header
+		}
+		out = append(out, time.Duration(ms*float64(time.Millisecond)))
+	}
+	return out, nil
+}
