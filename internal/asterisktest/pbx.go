@@ -87,16 +87,6 @@ func Start(tb testing.TB, lab *Lab, opts Options) *PBX {
 	return p
 }
 
-// StartShared is Start for TestMain: the caller stops the PBX with Stop.
-func StartShared(lab *Lab, opts Options) (*PBX, error) {
-	p, err := start(lab, opts)
-	if err != nil && p != nil {
-		p.Stop()
-		return nil, err
-	}
-	return p, err
-}
-
 func start(lab *Lab, opts Options) (*PBX, error) {
 	if opts.Examples == "" {
 		root, err := ModuleRoot()
@@ -120,7 +110,8 @@ func start(lab *Lab, opts Options) (*PBX, error) {
 	return p, nil
 }
 
-// Phone returns the SIP port of station's test phone (its static contact).
+// Phone returns the SIP port of station's test phone (its static contact);
+// it panics for a station the examples do not define (a test's mistake).
 func (p *PBX) Phone(station string) int {
 	port, ok := p.phones[station]
 	if !ok {

@@ -46,9 +46,11 @@ type Party struct {
 	// and AuthSecret answer Asterisk's digest challenge (stations).
 	Dial, User, AuthUser, AuthSecret string
 	// Steps run once the call is answered (after the ACK). A caller
-	// then hangs up (BYE); a callee waits for the BYE, so its steps must
-	// end before the caller's.
+	// then hangs up (BYE); a callee waits for the BYE unless Hangup is
+	// set. Either side accepts the other's BYE at any step.
 	Steps []Step
+	// Callee: Hangup sends BYE after Steps.
+	Hangup bool
 	// Callee: Ring is how long it rings before answering; NoAnswer makes
 	// it ring until the caller gives up (CANCEL).
 	Ring     time.Duration
@@ -378,10 +380,16 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
 {{- if .MeasureRinging}}
   <recv response="180" rtd="1"/>
   <recv response="183" optional="true"/>
+  <!-- Matched whenever the other side hangs up while this one still
+       plays its steps. -->
+  <recv request="BYE" optional="global" next="bye"/>
   <recv response="200" rrs="true"/>
 {{- else}}
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
+  <!-- Matched whenever the other side hangs up while this one still
+       plays its steps. -->
+  <recv request="BYE" optional="global" next="bye"/>
   <recv response="200" rrs="true" rtd="true"/>
 {{- end}}
   <send>
@@ -404,7 +412,7 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
     <action><ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invcseq"/></action>
   </recv>
 {{- else}}
-  <recv request="INVITE" crlf="true"/>
+  <recv request="INVITE" crlf="true"{{if .Hangup}} rrs="true"{{end}}/>
 {{- end}}
   <send>
     <![CDATA[
@@ -464,7 +472,16 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
   <!-- Matched whenever the other side hangs up while this one still
        plays its steps. -->
   <recv request="BYE" optional="global" next="bye"/>
+{{- if .Hangup}}
+  <recv request="ACK" rtd="true" crlf="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="me"/>
+    </action>
+  </recv>
+{{- else}}
   <recv request="ACK" rtd="true" crlf="true"/>
+{{- end}}
 {{- end}}
 {{- end}}
 {{- if not (or .CancMS .NoAnswer)}}
@@ -483,9 +500,25 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
       Content-Length: 0
     ]]>
   </send>
-  <recv response="200" crlf="true"/>
+  <recv response="200" crlf="true" next="end"/>
+{{- else if .Hangup}}
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From:[$me]
+      To:[$peer]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true" next="end"/>
 {{- else}}
   <recv request="BYE"/>
+{{- end}}
   <label id="bye"/>
   <send>
     <![CDATA[
@@ -498,7 +531,8 @@ var scenarioTmpl = template.Must(template.New("scenario").Parse(`<?xml version="
       Content-Length: 0
     ]]>
   </send>
-{{- end}}
+  <label id="end"/>
+  <pause milliseconds="1"/>
 {{- end}}
 </scenario>
 `))
