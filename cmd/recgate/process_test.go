@@ -63,11 +63,25 @@ type serverProcess struct {
 	exitErr error
 }
 
+// childEnviron is the test's environment without its RECGATE_* variables
+// (RECGATE_ASTERISK_LAB, RECGATE_TEST_REQUIRE_ALL, ... set by CI): recgate
+// reads every RECGATE_* variable as configuration and refuses unknown ones.
+func childEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RECGATE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func startProcess(t *testing.T, h *harness) *serverProcess {
 	t.Helper()
 	bin := recgateBinary(t)
 	p := &serverProcess{logs: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "--config", h.cfgPath, "serve")
+	p.cmd.Env = childEnviron()
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +262,7 @@ func TestKillDuringImport(t *testing.T) {
 	sawOld, sawNew := false, false
 	for _, delay := range []time.Duration{150, 300, 450, 600, 800, 1200, 5000} {
 		cmd := exec.Command(bin, "--config", h.cfgPath, "rules", "import", big, "--actor", "kill-test")
+		cmd.Env = childEnviron()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
