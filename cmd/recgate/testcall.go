@@ -257,15 +257,9 @@ func checkTestcall(ctx context.Context, st *store.Store, res *testcallResult, ti
 	if res.File == "" {
 		res.File = res.Recording.File
 	}
-	var info wav.Info
-	var err error
-	for {
-		info, err = wav.ReadFile(res.File)
-		if err == nil && info.Closed || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	wctx, cancel := context.WithDeadline(ctx, deadline.Add(2*time.Second))
+	defer cancel()
+	info, err := wav.WaitClosed(wctx, res.File, 2*time.Second)
 	if err != nil {
 		problem("recording not readable here (run testcall where the recordings are): %v", err)
 		return

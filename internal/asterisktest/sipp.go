@@ -29,8 +29,8 @@ func Audio() Step { return Step{kind: "audio"} }
 // Pause waits d.
 func Pause(d time.Duration) Step { return Step{kind: "pause", pause: d} }
 
-// DTMF sends digits (0-9, *, #) as RFC 4733 events, about 330 ms apart,
-// and restarts the audio afterwards.
+// DTMF sends digits (0-9, *, #) as RFC 4733 events, 500 ms apart, and
+// restarts the audio afterwards.
 func DTMF(digits string) Step { return Step{kind: "dtmf", digit: digits} }
 
 // Party is one SIPp process: a phone or the provider's side of a call.
@@ -244,10 +244,13 @@ func Scenario(party Party, caller bool, lab *Lab) (string, error) {
 				case '#':
 					name = "pound"
 				}
+				// 250 ms of audio leave room for a late play thread on a
+				// loaded machine: a burst that sends nothing merges two
+				// digits into one stream again.
 				if i > 0 {
-					steps = append(steps, playPCAP(lab.PCAP("g711a.pcap")), `<pause milliseconds="120"/>`)
+					steps = append(steps, playPCAP(lab.PCAP("g711a.pcap")), `<pause milliseconds="250"/>`)
 				}
-				steps = append(steps, playPCAP(lab.PCAP("dtmf_2833_"+name+".pcap")), `<pause milliseconds="200"/>`)
+				steps = append(steps, playPCAP(lab.PCAP("dtmf_2833_"+name+".pcap")), `<pause milliseconds="250"/>`)
 			}
 			steps = append(steps, playPCAP(lab.PCAP("g711a.pcap")))
 		default:

@@ -4,6 +4,7 @@
 package wav
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -153,4 +154,35 @@ func measure(r io.Reader, info *Info) error {
 		info.RMS = math.Sqrt(sum / float64(n))
 	}
 	return nil
+}
+
+// WaitClosed waits until the file at path looks closed by MixMonitor: its
+// header counts all the data on disk. MixMonitor buffers what it writes,
+// so a header-only file may still be open; one is believed only after it
+// has stayed so for emptyGrace. It returns the last reading when ctx ends.
+func WaitClosed(ctx context.Context, path string, emptyGrace time.Duration) (Info, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var emptySince time.Time
+	for {
+		info, err := ReadFile(path)
+		if err == nil && info.Closed {
+			if info.Samples > 0 {
+				return info, nil
+			}
+			if emptySince.IsZero() {
+				emptySince = time.Now()
+			} else if time.Since(emptySince) >= emptyGrace {
+				return info, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("wav %s: not closed: %w", path, ctx.Err())
+			}
+			return info, err
+		case <-tick.C:
+		}
+	}
 }

@@ -2,8 +2,11 @@ package wav
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -88,4 +91,42 @@ func FuzzRead(f *testing.F) {
 			t.Fatal("negative samples")
 		}
 	})
+}
+
+func TestWaitClosed(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	if info, err := WaitClosed(ctx, write("audio.wav", build(8000, tone(8000, 8000), 16000)), time.Second); err != nil || !info.HasAudio() {
+		t.Errorf("closed file with audio: %+v %v", info, err)
+	}
+	if time.Since(start) > 500*time.Millisecond {
+		t.Errorf("a closed file with audio took %s", time.Since(start))
+	}
+
+	start = time.Now()
+	if info, err := WaitClosed(ctx, write("empty.wav", build(8000, nil, 0)), 200*time.Millisecond); err != nil || info.Samples != 0 {
+		t.Errorf("header-only file: %+v %v", info, err)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Errorf("a header-only file was believed after %s, before its grace", time.Since(start))
+	}
+
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := WaitClosed(short, write("open.wav", build(8000, tone(800, 8000), 0)), time.Second); err == nil {
+		t.Error("a file whose header does not count its data was taken for closed")
+	}
+	if _, err := WaitClosed(short, filepath.Join(dir, "missing.wav"), time.Second); err == nil {
+		t.Error("a missing file was taken for closed")
+	}
 }
