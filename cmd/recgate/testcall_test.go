@@ -12,7 +12,7 @@ import (
 )
 
 func TestLoadConfigAMI(t *testing.T) {
-	cfg, err := LoadConfig(writeConfig(t, "ami: {address: \"10.0.0.5:5038\", username: ops, timeout: 3s}\n"), true, []string{"RECGATE_AMI_SECRET=s3cret"})
+	cfg, err := LoadConfig(writeConfig(t, "ami: {address: \"10.0.0.5:5038\", username: ops, timeout: 3s}\n"), []string{"RECGATE_AMI_SECRET=s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestLoadConfigAMI(t *testing.T) {
 		"ami: {adress: x:1}\n":    "adress",
 		"ami: {timeout: later}\n": "timeout",
 	} {
-		if _, err := LoadConfig(writeConfig(t, body), true, nil); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := LoadConfig(writeConfig(t, body), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: LoadConfig = %v, want an error naming %s", body, err, want)
 		}
 	}
