@@ -8,7 +8,9 @@ package asterisktest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +70,9 @@ func LookupLab() (*Lab, string) {
 		if _, err := os.Stat(p); err != nil {
 			return nil, "no Asterisk lab at " + LabEnv + "=" + dir + ": " + err.Error()
 		}
+	}
+	if out, err := exec.Command(l.SIPp(), "-v").CombinedOutput(); err != nil && !strings.Contains(string(out), "SIPp v") {
+		return nil, "SIPp of the Asterisk lab does not run (apt-get install -y libpcap0.8): " + strings.TrimSpace(string(out))
 	}
 	return l, ""
 }
