@@ -26,8 +26,8 @@ const (
 
 // Options says what the test Asterisk loads.
 type Options struct {
-	// Examples is the folder whose *.conf files are loaded as shipped;
-	// default: the project's dialplan-examples/.
+	// Examples is the folder whose *.conf files are loaded as shipped
+	// (relative to the module's root); default: dialplan-examples/.
 	Examples string
 	// RecgateAGI is recgate's FastAGI address (host:port), put in the
 	// dialplan's [globals] RECGATE.
@@ -88,12 +88,15 @@ func Start(tb testing.TB, lab *Lab, opts Options) *PBX {
 }
 
 func start(lab *Lab, opts Options) (*PBX, error) {
-	if opts.Examples == "" {
+	if opts.Examples == "" || !filepath.IsAbs(opts.Examples) {
 		root, err := ModuleRoot()
 		if err != nil {
 			return nil, err
 		}
-		opts.Examples = filepath.Join(root, "dialplan-examples")
+		if opts.Examples == "" {
+			opts.Examples = "dialplan-examples"
+		}
+		opts.Examples = filepath.Join(root, opts.Examples)
 	}
 	// A short directory: Asterisk's control socket path must fit in 108 bytes.
 	dir, err := os.MkdirTemp("", "rgpbx")
