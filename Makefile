@@ -26,7 +26,7 @@ test: fmt-check
 # Only the tests on a real Asterisk (docs/pbx-tests.md). They skip without
 # the lab: point RECGATE_ASTERISK_LAB at ../shared/asterisk-lab.
 pbx-test:
-	CGO_ENABLED=1 $(GO) test -race -count=1 -run 'TestPBX|TestExamples|TestCall|TestTestcall|TestAMI' ./internal/asterisktest/ ./ami/ ./cmd/recgate/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -run 'TestPBX|TestExamples|TestCall|TestTestcall|TestRealAsterisk|TestDialplan' ./internal/asterisktest/ ./ami/ ./cmd/recgate/
 
 # recgate's cost on real call setup, against a bare FastAGI responder, and
 # the call rate one Asterisk sustains through recgate (docs/pbx-tests.md).
