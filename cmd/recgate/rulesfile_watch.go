@@ -58,6 +58,7 @@ type rulesFileWatcher struct {
 	applied [sha256.Size]byte // the content last applied
 	refused [sha256.Size]byte // the content last refused as invalid
 	hasLast bool
+	failed  bool          // the last attempt (read, parse or store) failed
 	readErr string        // the last read error logged
 	retryAt time.Time     // a store error: no new attempt before this
 	backoff time.Duration // the wait after the next store error
@@ -116,6 +117,7 @@ func (w *rulesFileWatcher) poll(ctx context.Context) {
 			w.log.Error("rules_file: read", "path", w.path, "err", err)
 		}
 		w.last, w.readErr = nil, err.Error()
+		w.failed = true
 		w.metrics.failure()
 		return
 	}
@@ -123,8 +125,10 @@ func (w *rulesFileWatcher) poll(ctx context.Context) {
 	prev := w.last
 	w.last = &look
 	switch {
-	case w.hasLast && look.sum == w.applied:
-		return // nothing new
+	case w.hasLast && look.sum == w.applied && !w.failed:
+		// Nothing new. After a failure, the version in force put back
+		// (a revert) is applied again, so the metric says 1 once more.
+		return
 	case prev == nil || *prev != look:
 		return // changed since the last look, or first look: wait for it to settle
 	case look.sum == w.refused:
@@ -160,13 +164,14 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 	}
 	f, err := rulesfile.ParseFile(bytes.NewReader(data), w.path)
 	if err != nil {
-		w.refused = look.sum
+		w.refused, w.failed = look.sum, true
 		w.log.Error("rules_file: not applied; the rules in the store stay in force", "path", w.path, "err", err)
 		w.metrics.failure()
 		return
 	}
 	changes, err := applyFile(ctx, w.store, f, w.path, rulesFileActor, false)
 	if err != nil {
+		w.failed = true
 		w.metrics.failure()
 		if code := rules.ErrorCode(err); code == rules.EINVALID || code == rules.ECONFLICT {
 			w.refused = look.sum
@@ -178,7 +183,7 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 		w.backoff = min(2*w.backoff, rulesFileMaxBackoff)
 		return
 	}
-	w.applied, w.hasLast = look.sum, true
+	w.applied, w.hasLast, w.failed = look.sum, true, false
 	w.retryAt, w.backoff = time.Time{}, rulesFileMinBackoff
 	w.metrics.success(w.now())
 	if stations, groups := deleted(changes); len(stations)+len(groups) > 0 {

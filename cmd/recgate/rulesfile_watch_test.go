@@ -312,3 +312,40 @@ func TestRulesFileDeletionsAreLoggedLoudly(t *testing.T) {
 		t.Errorf("deleting station 1002 was not logged as a warning naming it:\n%s", logs)
 	}
 }
+
+// TestRulesFileRevertedToTheVersionInForce: a broken edit is refused (the
+// metric says 0), then the operator puts back the version in force (git
+// checkout, a backup). The file and the rules agree again, so the metric
+// must say 1; otherwise the alert fires until some other edit comes.
+func TestRulesFileRevertedToTheVersionInForce(t *testing.T) {
+	f := newWatcherFixture(t)
+	ctx := context.Background()
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(f.path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Second) // a new modification time on every write
+		if err := os.Chtimes(f.path, f.now, f.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		body string
+		want float64
+	}{
+		{e2eRules, 1},
+		{"stations: [not, a, mapping]\n", 0},
+		{e2eRules, 1},
+	} {
+		write(step.body)
+		f.w.poll(ctx)
+		f.w.poll(ctx)
+		if v := f.metric(t, "recgate_rules_file_last_apply_successful"); v != step.want {
+			t.Fatalf("after writing %q: last apply successful = %v, want %v\n%s", step.body[:min(20, len(step.body))], v, step.want, f.logs.String())
+		}
+	}
+	if got := f.stations(t); len(got) != 4 {
+		t.Errorf("stations %q, want the 4 of the file", got)
+	}
+}
