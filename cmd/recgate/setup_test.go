@@ -149,6 +149,9 @@ func TestCheckConfig(t *testing.T) {
 		{"not a database", "store: {path: " + e.config + "}\n", exitUnavailable, "store.path " + e.config + " is not a SQLite database"},
 		{"a directory", "store: {path: " + e.dir + "}\n", exitUnavailable, "store.path " + e.dir + " is a directory"},
 		{"bare duration", "store: {path: " + e.db + "}\nagi: {read_timeout: 5}\n", exitInvalid, "agi.read_timeout: 5 has no unit"},
+		// serve refuses a group that does not exist: so must the check.
+		{"unknown store.group", "store: {path: " + e.db + ", group: no-such-group-recgate}\n", exitInvalid,
+			`store.group "no-such-group-recgate": no such group on this system`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
