@@ -146,6 +146,9 @@ func TestControlCharactersRefused(t *testing.T) {
 		{[]string{"station", "add", "1001", "--actor", "root\x1b]0;x\x07"}, `recgate: --actor: "root\x1b]0;x\a" holds the control character U+001B`},
 		{[]string{"retention", "run", "--actor", "cron\tjob"}, `recgate: --actor: "cron\tjob" holds the control character U+0009`},
 		{[]string{"tenant", "add", "acme", "--name", "ACME\x1b[8m"}, `recgate: tenant acme: name: "ACME\x1b[8m" holds the control character U+001B`},
+		// read-only verbs echo their arguments: refused too, never printed raw
+		{[]string{"explain", "99\x1b[2J", "outbound"}, `recgate: STATION: "99\x1b[2J" holds the control character U+001B`},
+		{[]string{"rule", "set", "\x1b[2J", "outbound", "auto"}, `recgate: invalid station id "\x1b[2J"`},
 	}
 	for _, tt := range tests {
 		r := e.run(tt.args...)
