@@ -44,8 +44,8 @@ type fileLook struct {
 // size, modification time and content, and it parses. Its hash is
 // remembered only once the store took it: a store error is retried with
 // back-off (and on SIGHUP); a file that does not parse is not tried again
-// until it changes. Every station or group an application deletes is
-// logged as a warning.
+// until it changes. Every station, group or tenant an application deletes
+// is logged as a warning.
 type rulesFileWatcher struct {
 	path    string
 	store   *store.Store
@@ -186,16 +186,16 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 	w.applied, w.hasLast, w.failed = look.sum, true, false
 	w.retryAt, w.backoff = time.Time{}, rulesFileMinBackoff
 	w.metrics.success(w.now())
-	if stations, groups := deleted(changes); len(stations)+len(groups) > 0 {
-		w.log.Warn("rules_file: applying the file DELETED stations or groups that were in force; their calls now follow their group or the defaults",
-			"path", w.path, "stations", strings.Join(stations, ","), "groups", strings.Join(groups, ","))
+	if stations, groups, tenants := deleted(changes); len(stations)+len(groups)+len(tenants) > 0 {
+		w.log.Warn("rules_file: applying the file DELETED stations, groups or tenants that were in force; their calls now follow their group or the defaults",
+			"path", w.path, "stations", strings.Join(stations, ","), "groups", strings.Join(groups, ","), "tenants", strings.Join(tenants, ","))
 	}
 	w.log.Info("rules_file applied", "path", w.path, "changes", len(changes))
 }
 
-// deleted returns the ids of the stations and the names of the groups
-// that changes delete.
-func deleted(changes []store.Change) (stations, groups []string) {
+// deleted returns the ids of the stations, the names of the groups and
+// the ids of the tenants that changes delete.
+func deleted(changes []store.Change) (stations, groups, tenants []string) {
 	for _, c := range changes {
 		if c.Field != "deleted" {
 			continue
@@ -204,9 +204,11 @@ func deleted(changes []store.Change) (stations, groups []string) {
 			stations = append(stations, id)
 		} else if name, ok := strings.CutPrefix(c.Object, "group:"); ok {
 			groups = append(groups, name)
+		} else if id, ok := strings.CutPrefix(c.Object, "tenant:"); ok {
+			tenants = append(tenants, id)
 		}
 	}
-	return stations, groups
+	return stations, groups, tenants
 }
 
 // rulesFileMetrics export the outcome of the rules file's applications.
