@@ -161,8 +161,14 @@ func checkStorePath(path string, create bool) (string, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if !create {
+			where := ""
+			if !filepath.IsAbs(path) {
+				if wd, err := os.Getwd(); err == nil {
+					where = " in the working directory " + wd + " (a relative path is relative to it, not to the configuration)"
+				}
+			}
 			return "", rules.Errorf(rules.EUNAVAILABLE,
-				"store.path %s does not exist (only `recgate serve` and `recgate init` create a database)", path)
+				"store.path %s does not exist%s (only `recgate serve` and `recgate init` create a database)", path, where)
 		}
 		if err := checkWritableDir(path); err != nil {
 			return "", err
