@@ -153,6 +153,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRetentionCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
+		newTestcallCmd(a),
 		newInitCmd(a),
 		newVersionCmd(a),
 	)
