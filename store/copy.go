@@ -14,7 +14,8 @@ import (
 // foreign keys name them. settings (one row, made by the migrations) is
 // updated rather than inserted. A table added to the schema must be added
 // here or to copySkip: TestCopyCoversEveryTable fails otherwise.
-var copyTables = []string{"settings", "tenants", "groups", "stations", "rules", "recordings", "audit"}
+var copyTables = []string{"settings", "tenants", "groups", "stations", "rules", "recordings", "audit",
+	"users", "user_groups", "sessions", "tokens", "token_groups", "access_log"}
 
 // copySkip are the tables Copy leaves alone: the migrations make them.
 var copySkip = []string{"schema_migrations", "rules_version"}
@@ -82,7 +83,7 @@ func Copy(ctx context.Context, from, to *Store, force, dryRun bool) (*CopyReport
 	if to.driver == DriverPostgres {
 		// Identity columns given by value do not move their sequence:
 		// the next row must not reuse a copied id.
-		for _, table := range []string{"rules", "recordings", "audit"} {
+		for _, table := range []string{"rules", "recordings", "audit", "users", "tokens", "access_log"} {
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf(
 				"SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(id), 0) + 1, false) FROM %s", table, table)); err != nil {
 				return nil, wrap("copy: move the id sequence of "+table, err)

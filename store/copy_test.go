@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recgate/recgate/auth"
 	"github.com/recgate/recgate/rules"
 )
 
@@ -36,12 +37,39 @@ func fill(t *testing.T, s *Store) {
 	if err := s.AppendAudit(ctx, "retention", Change{Object: "retention", Field: "run", After: "1 deleted"}); err != nil {
 		t.Fatal(err)
 	}
+	// Accounts: a tenant, users (one limited to groups), a session, a
+	// token with groups, access log entries.
+	if _, err := s.CreateTenant(ctx, "root", rules.NewTenant("acme")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, "root", &auth.User{Login: "root", Role: auth.Operator}, "$argon2id$a"); err != nil {
+		t.Fatal(err)
+	}
+	anna := &auth.User{Login: "anna", Tenant: "acme", Role: auth.Listener, Groups: []string{"sales", "board"}}
+	if err := s.CreateUser(ctx, "root", anna, "$argon2id$b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, "sess-hash", anna.ID, "192.0.2.1", time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateToken(ctx, "root", &auth.Token{Name: "ci", Tenant: "acme", Role: auth.Listener, Groups: []string{"sales"}}, "tok-hash"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.LogAccess(ctx, &AccessEntry{Tenant: "acme", Actor: "anna", Address: "192.0.2.1", Action: AccessPlay, RecordingID: recs[i].ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type snapshot struct {
 	Rules      *rules.RuleSet
 	Recordings []rules.Recording
 	Audit      []AuditEntry
+	Users      []auth.User
+	Tokens     []auth.Token
+	Access     []AccessEntry
+	Session    *auth.User
 }
 
 func snap(t *testing.T, s *Store) snapshot {
@@ -59,7 +87,20 @@ func snap(t *testing.T, s *Store) snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snapshot{rs, recs, audit}
+	users, err := s.Users(ctx, AllTenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := s.Tokens(ctx, AllTenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := s.AccessLog(ctx, AccessFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, _ := s.SessionUser(ctx, "sess-hash", 100*365*24*time.Hour)
+	return snapshot{rs, recs, audit, users, tokens, access, session}
 }
 
 // TestCopyRoundTrip: SQLite → PostgreSQL → SQLite keeps every row and id;
@@ -83,7 +124,8 @@ func TestCopyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[string]int64{"settings": 1, "tenants": 1, "groups": 2, "stations": 3, "rules": 3, "recordings": 30, "audit": int64(len(want.Audit))}
+	wantRows := map[string]int64{"settings": 1, "tenants": 2, "groups": 2, "stations": 3, "rules": 3, "recordings": 30,
+		"audit": int64(len(want.Audit)), "users": 2, "user_groups": 2, "sessions": 1, "tokens": 1, "token_groups": 1, "access_log": 3}
 	if !reflect.DeepEqual(rep.Rows, wantRows) {
 		t.Errorf("copied %v, want %v", rep.Rows, wantRows)
 	}

@@ -88,12 +88,19 @@ const rulesWriteLockKey = 0x72756c6573 // "rules"
 // transaction-scoped advisory lock taken before the first read, which
 // READ COMMITTED then makes see every write committed before it.
 func (s *Store) beginRulesWrite(ctx context.Context) (*sql.Tx, error) {
+	return s.beginSerialWrite(ctx, rulesWriteLockKey)
+}
+
+// beginSerialWrite begins a write transaction that runs alone among those
+// taking the same lock key (PostgreSQL; on SQLite every write transaction
+// runs alone).
+func (s *Store) beginSerialWrite(ctx context.Context, key int64) (*sql.Tx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	if s.driver == DriverPostgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(rulesWriteLockKey)); err != nil {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", key); err != nil {
 			tx.Rollback()
 			return nil, err
 		}
