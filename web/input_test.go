@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -379,5 +380,57 @@ func TestPublicURLIsATrustedOrigin(t *testing.T) {
 		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	if r.status != http.StatusForbidden {
 		t.Fatalf("PATCH from another origin: %d %s", r.status, r.body)
+	}
+}
+
+// TestAudioOfAnotherHostOrStuckStorage: in a fleet whose hosts do not
+// share the spool, a file made on another host answers 503 naming that
+// host (not a 404 as if it were gone, never a 500); a storage that does
+// not answer within the open timeout answers 503 instead of hanging.
+func TestAudioOfAnotherHostOrStuckStorage(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.HostID = "pbx-a"; c.OpenTimeout = 200 * time.Millisecond })
+	e.seedRules(seedSales)
+	e.token("admin", defaultTenant, auth.Admin)
+	now := time.Now().UTC()
+	var recs []*rules.Recording
+	for i, host := range []string{"pbx-b", "pbx-a", ""} {
+		recs = append(recs, &rules.Recording{UniqueID: "H" + itoa64(int64(i)), Tenant: defaultTenant, Station: "1001", Direction: rules.Outbound,
+			Mode: rules.Auto, Trigger: rules.TriggerAuto, Rule: "group:sales", File: "2026/missing.wav", State: rules.StateEnded,
+			StartedAt: &now, Host: host})
+	}
+	if err := e.st.SaveRecordings(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	path := func(r *rules.Recording) string { return "/api/v1/tenants/default/recordings/" + itoa64(r.ID) + "/audio" }
+	res := e.checked("admin", "GET", path(recs[0]), nil)
+	if p := res.problem(t); res.status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "made on host pbx-b") {
+		t.Errorf("another host's file: %d %+v", res.status, p)
+	}
+	for _, r := range recs[1:] { // this host's, or a row from before hosts: gone
+		if res := e.checked("admin", "GET", path(r), nil); res.status != http.StatusNotFound {
+			t.Errorf("missing file of host %q: %d %s", r.Host, res.status, res.body)
+		}
+	}
+
+	// A file system that does not answer: a FIFO blocks open(2) until a
+	// writer comes, as a hung network mount would.
+	fifo := filepath.Join(e.recDir, "2026", "stuck.wav")
+	os.MkdirAll(filepath.Dir(fifo), 0o755)
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	stuck := &rules.Recording{UniqueID: "H9", Tenant: defaultTenant, Station: "1001", Direction: rules.Outbound, Mode: rules.Auto,
+		Trigger: rules.TriggerAuto, Rule: "group:sales", File: fifo, State: rules.StateEnded, StartedAt: &now, Host: "pbx-a"}
+	if err := e.st.SaveRecordings(context.Background(), []*rules.Recording{stuck}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res = e.checked("admin", "GET", path(stuck), nil)
+	if p := res.problem(t); res.status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "did not answer") || time.Since(start) > 5*time.Second {
+		t.Errorf("stuck storage: %d %+v after %v", res.status, p, time.Since(start))
+	}
+	// Release the open left behind.
+	if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+		w.Close()
 	}
 }

@@ -200,8 +200,17 @@ func (s *Server) audio(ctx context.Context, in *AudioInput) (*huma.StreamRespons
 	if !hasAudio(r) {
 		return nil, huma.Error410Gone(fmt.Sprintf("recording %d has no audio (state %s)", r.ID, r.State))
 	}
-	f, info, err := s.openRecording(r.File)
-	if err != nil {
+	f, info, err := s.openRecordingWithin(ctx, r.File)
+	switch {
+	case errors.Is(err, errOpenTimeout):
+		s.log.WarnContext(ctx, "api: recording storage did not answer", "recording", r.ID, "timeout", s.cfg.OpenTimeout)
+		return nil, huma.Error503ServiceUnavailable(fmt.Sprintf("the storage of recording %d's audio did not answer within %s: try again later", r.ID, s.cfg.OpenTimeout))
+	case errors.Is(err, fs.ErrNotExist) && r.Host != "" && r.Host != s.cfg.HostID:
+		// A fleet whose hosts do not share the spool: the file is on
+		// the host that made it, not lost.
+		s.log.WarnContext(ctx, "api: recording made on another host", "recording", r.ID, "host", r.Host)
+		return nil, huma.Error503ServiceUnavailable(fmt.Sprintf("the audio of recording %d was made on host %s and is not reachable from this host: ask through %s, or share the recordings' spool between hosts", r.ID, r.Host, r.Host))
+	case err != nil:
 		s.log.WarnContext(ctx, "api: recording file refused", "recording", r.ID, "err", err)
 		return nil, huma.Error404NotFound(fmt.Sprintf("the audio of recording %d is not available", r.ID))
 	}
@@ -229,6 +238,40 @@ func (s *Server) audio(ctx context.Context, in *AudioInput) (*huma.StreamRespons
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`%s; filename="%s"`, disposition, name))
 		http.ServeContent(w, req, name, info.ModTime(), f)
 	}}, nil
+}
+
+// errOpenTimeout is openRecordingWithin's error when the file system did
+// not answer in time.
+var errOpenTimeout = errors.New("recording storage did not answer in time")
+
+// openRecordingWithin is openRecording bounded by cfg.OpenTimeout (and
+// ctx): a network filesystem that stopped answering costs the request a
+// 503, not a hang. The open left behind closes its file when it returns.
+func (s *Server) openRecordingWithin(ctx context.Context, file string) (*os.File, fs.FileInfo, error) {
+	type opened struct {
+		f    *os.File
+		info fs.FileInfo
+		err  error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, info, err := s.openRecording(file)
+		done <- opened{f, info, err}
+	}()
+	t := time.NewTimer(s.cfg.OpenTimeout)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.f, o.info, o.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	go func() { // the open left behind: close what it opens, if it ever returns
+		if o := <-done; o.f != nil {
+			o.f.Close()
+		}
+	}()
+	return nil, nil, errOpenTimeout
 }
 
 // openRecording opens a recording's file through an os.Root on

@@ -81,6 +81,10 @@ type Config struct {
 	RulesFile      string         // rules_file: when set, rule writes are refused (the file is the source)
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For and -Proto are believed
 	PublicURL      string         // web.public_url, for the OpenAPI servers list
+	HostID         string         // store.host_id: which host of a fleet this is (recordings name the host that made them)
+	// OpenTimeout bounds opening a recording's file (a network filesystem
+	// that stops answering): past it the request gets 503 (default 5s).
+	OpenTimeout time.Duration
 
 	// Registerer receives the API's request metrics (nil: none).
 	Registerer prometheus.Registerer
@@ -99,6 +103,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
+	}
+	if c.OpenTimeout <= 0 {
+		c.OpenTimeout = 5 * time.Second
 	}
 }
 

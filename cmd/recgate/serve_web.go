@@ -29,6 +29,7 @@ func (m *Main) openWeb(bg context.Context) error {
 		RulesFile:      cfg.RulesFile,
 		TrustedProxies: proxies,
 		PublicURL:      cfg.Web.PublicURL,
+		HostID:         cfg.Store.hostID(),
 		SessionIdle:    cfg.Web.SessionIdleTimeout,
 		SessionMaxAge:  cfg.Web.SessionMaxAge,
 		Registerer:     m.Registry,
