@@ -401,7 +401,9 @@ func TestAudioOfAnotherHostOrStuckStorage(t *testing.T) {
 	if err := e.st.SaveRecordings(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	path := func(r *rules.Recording) string { return "/api/v1/tenants/default/recordings/" + itoa64(r.ID) + "/audio" }
+	path := func(r *rules.Recording) string {
+		return "/api/v1/tenants/default/recordings/" + itoa64(r.ID) + "/audio"
+	}
 	res := e.checked("admin", "GET", path(recs[0]), nil)
 	if p := res.problem(t); res.status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "made on host pbx-b") {
 		t.Errorf("another host's file: %d %+v", res.status, p)
