@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ type fleetHost struct {
 	cfgPath string
 	agi     string
 	http    string
+	web     string // the API's address
 	proc    *serverProcess
 	m       *Main
 }
@@ -41,18 +43,52 @@ type fleetHost struct {
 func newFleetHost(t *testing.T, dsn, hostID string) *fleetHost {
 	t.Helper()
 	dir := t.TempDir()
-	h := &fleetHost{t: t, dir: dir, cfgPath: filepath.Join(dir, "recgate.yaml")}
+	h := &fleetHost{t: t, dir: dir, cfgPath: filepath.Join(dir, "recgate.yaml"), web: freeAddr(t)}
 	cfg := fmt.Sprintf(`
 agi: {listen: "127.0.0.1:0", read_timeout: 2s}
 http: {listen: "127.0.0.1:0"}
+web: {listen: %q}
 store: {driver: postgres, dsn: %q, host_id: %q}
 recording: {dir: %q}
 log: {level: info}
-`, dsn, hostID, filepath.Join(dir, "rec"))
+`, h.web, dsn, hostID, filepath.Join(dir, "rec"))
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// freeAddr is a loopback address with a port free now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// setModeByAPI changes station's outbound mode through this host's API.
+func (h *fleetHost) setModeByAPI(token, station, mode string) {
+	h.t.Helper()
+	body := strings.NewReader(fmt.Sprintf(`{"rules": {"outbound": %q}}`, mode))
+	req, err := http.NewRequest(http.MethodPatch, "http://"+h.web+"/api/v1/tenants/default/stations/"+station, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg := new(strings.Builder)
+		bufio.NewReader(resp.Body).WriteTo(msg)
+		h.t.Fatalf("PATCH station %s: %d %s", station, resp.StatusCode, msg)
+	}
 }
 
 // cli runs a recgate command with this host's configuration.
@@ -153,13 +189,17 @@ func metric(t *testing.T, addr, name string) float64 {
 }
 
 // TestFleetChangeOnOneHostAppliesOnTheOthersNextCall: two `recgate serve`
-// processes on one PostgreSQL, both under load. A rule is changed through
-// host A's CLI, again and again; every session on host B (and A) that
-// starts after the change returned decides with it: zero stale decisions.
+// processes on one PostgreSQL, both under load. A rule is changed again
+// and again, through host A's CLI and host B's HTTP API in turn; every
+// session on either host that starts after the change returned decides
+// with it: zero stale decisions.
 func TestFleetChangeOnOneHostAppliesOnTheOthersNextCall(t *testing.T) {
 	dsn := pgtest.New(t)
 	a, b := newFleetHost(t, dsn, "pbx-a"), newFleetHost(t, dsn, "pbx-b")
 	a.importRules(e2eRules)
+	out := a.mustCLI("token", "create", "fleet-test", "--role", "operator")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
 	a.startProcess()
 	b.startProcess()
 
@@ -208,7 +248,11 @@ func TestFleetChangeOnOneHostAppliesOnTheOthersNextCall(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		mode := []string{"auto", "off"}[i%2]
 		c := change{begun: time.Now(), mode: mode}
-		a.mustCLI("rule", "set", "1003", "outbound", mode, "--actor", "fleet")
+		if i%2 == 0 {
+			a.mustCLI("rule", "set", "1003", "outbound", mode, "--actor", "fleet")
+		} else {
+			b.setModeByAPI(token, "1003", mode)
+		}
 		c.done = time.Now()
 		changes = append(changes, c)
 		seen := n.Load()
