@@ -346,6 +346,8 @@ func TestFleetOutage(t *testing.T) {
 		stop           atomic.Bool
 		auto, sessions atomic.Int64
 		wg             sync.WaitGroup
+		outage         atomic.Bool
+		slowest        atomic.Int64 // nanoseconds, the longest session while the database was down
 	)
 	defer func() { stop.Store(true); wg.Wait() }()
 	for w := 0; w < 4; w++ {
@@ -354,7 +356,13 @@ func TestFleetOutage(t *testing.T) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
 				addr := []string{a.agi, b.agi}[(w+i)%2]
+				start := time.Now()
 				d, err := decideAt(addr, tr, "1001", fmt.Sprintf("O%d-%d", w, i))
+				for el := int64(time.Since(start)); outage.Load(); {
+					if old := slowest.Load(); el <= old || slowest.CompareAndSwap(old, el) {
+						break
+					}
+				}
 				if err != nil {
 					t.Error(err)
 					return
@@ -385,6 +393,7 @@ func TestFleetOutage(t *testing.T) {
 			metric(t, b.http, "recgate_store_listener_connected") == 1
 	})
 
+	outage.Store(true)
 	srv.Stop()
 	more("database stopped", 200)
 	resp, err := http.Get("http://" + a.http + "/readyz")
@@ -402,6 +411,8 @@ func TestFleetOutage(t *testing.T) {
 		t.Errorf("nothing queued during the outage")
 	}
 
+	outage.Store(false)
+	t.Logf("longest session while the database was down: %v (agi.decision_timeout 200ms)", time.Duration(slowest.Load()))
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
