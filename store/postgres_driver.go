@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -278,5 +277,3 @@ func rebind(q string) string {
 	}
 	return b.String()
 }
-
-var errNoListener = errors.New("no change listener")
