@@ -553,3 +553,19 @@ func createDB(t *testing.T, path string) {
 	}
 	st.Close()
 }
+
+// TestCheckConfigPostgres: `serve --check-config` connects to the
+// database (reachable: ok; unreachable: exit 5), printing no password.
+func TestCheckConfigPostgres(t *testing.T) {
+	dsn := pgtest.New(t)
+	h := newFleetHost(t, dsn, "pbx-a")
+	out := h.mustCLI("serve", "--check-config")
+	if !strings.Contains(out, "store postgres ") || !strings.Contains(out, "reachable") {
+		t.Errorf("check-config: %s", out)
+	}
+	down := newFleetHost(t, "postgres://recgate:hunter2-secret@"+freeAddr(t)+"/recgate?sslmode=disable&connect_timeout=2", "pbx-a")
+	out, errs, code := down.cli("serve", "--check-config")
+	if code != exitUnavailable || strings.Contains(out+errs, "hunter2-secret") {
+		t.Errorf("check-config, database down: exit %d\n%s%s", code, out, errs)
+	}
+}
