@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,7 +25,29 @@ type codedError struct {
 	cause error
 }
 
-func (e *codedError) Error() string   { return e.cause.Error() }
+// Error is the cause's message on one line (pgconn lists a failed
+// connection's attempts one per line).
+func (e *codedError) Error() string {
+	msg := e.cause.Error()
+	if !strings.Contains(msg, "\n") {
+		return msg
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
 func (e *codedError) Unwrap() []error { return []error{e.code, e.cause} }
 
 // wrap prefixes err with the operation and gives it a rules.Error code

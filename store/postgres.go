@@ -85,6 +85,9 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 }
 
 func (s *Store) openPostgres(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return unavailable("connect to "+s.pg.dsn, err)
+	}
 	if err := migrate(ctx, s.db, s.now, DriverPostgres); err != nil {
 		return err
 	}

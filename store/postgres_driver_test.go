@@ -155,3 +155,13 @@ func TestCodeOfPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsAreOneLine: a driver error listing its attempts one per line
+// (pgconn's failed connection) reads as one line, as the CLI prints errors.
+func TestErrorsAreOneLine(t *testing.T) {
+	err := unavailable("connect", errors.New("failed to connect to `user=u database=x`:\n\t127.0.0.1:1: refused\n\t127.0.0.1:1: refused"))
+	want := "store: connect: failed to connect to `user=u database=x`: 127.0.0.1:1: refused; 127.0.0.1:1: refused"
+	if err.Error() != want {
+		t.Errorf("error = %q\nwant %q", err, want)
+	}
+}
