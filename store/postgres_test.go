@@ -291,3 +291,46 @@ func TestPostgresVersionBumpsOncePerTransaction(t *testing.T) {
 		t.Errorf("autocommit: version %d -> %d", before, got)
 	}
 }
+
+// TestPostgresSlowReturnsLastSnapshot: a database that holds the version
+// check (here a lock another session keeps on rules_version) costs a call
+// no more than its deadline: it gets the last snapshot and
+// rules.EUNAVAILABLE, later calls do not queue behind the stuck check, and
+// once the lock goes the next check answers again.
+func TestPostgresSlowReturnsLastSnapshot(t *testing.T) {
+	dsn := pgtest.New(t)
+	s := testDrivers[1].openAt(t, dsn, withoutListener())
+	ctx := context.Background()
+	setStation(t, s, "1001", rules.Auto)
+	good, err := s.Rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testDrivers[1].openAt(t, dsn, withoutListener())
+	tx, err := other.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("LOCK TABLE rules_version IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		start := time.Now()
+		rs, err := s.Rules(dctx)
+		cancel()
+		if el := time.Since(start); el > time.Second {
+			t.Fatalf("call %d held %v behind a slow database", i, el)
+		}
+		if rs != good || rules.ErrorCode(err) != rules.EUNAVAILABLE {
+			t.Fatalf("call %d: %p, %v; want the last snapshot %p and %s", i, rs, err, good, rules.EUNAVAILABLE)
+		}
+	}
+	tx.Rollback()
+	waitFor(t, "checks answer again", func() bool {
+		rs, err := s.Rules(ctx)
+		return err == nil && rs == good
+	})
+	waitFor(t, "connections returned", func() bool { return s.db.Stats().InUse == 0 })
+}
