@@ -44,6 +44,55 @@ type pgState struct {
 	listening     atomic.Bool
 	notifications atomic.Int64
 	reconnects    atomic.Int64
+
+	// versionConn is the connection the rules checks read rules_version
+	// on, owned by whoever holds the store's checkSem; nil until the first
+	// check and after a failed one.
+	versionConn *pgx.Conn
+}
+
+// rulesVersion reads the rules' change counter on the store's own check
+// connection, bounded by pgCheckTimeout (and ctx): a pool busy with
+// recordings' writes or API requests never delays the call path's check.
+// The query runs under
+// context.Background with a deadline on the socket instead: pgx then
+// starts no goroutine to watch a context, which on every call cost more
+// than the query. A connection that failed is closed; the next check
+// opens another. The caller holds checkSem.
+func (p *pgState) rulesVersion(ctx context.Context) (int64, error) {
+	if p.versionConn == nil {
+		cctx, cancel := context.WithTimeout(ctx, pgCheckTimeout)
+		c, err := pgx.ConnectConfig(cctx, p.cfg)
+		cancel()
+		if err != nil {
+			return 0, err
+		}
+		p.versionConn = c
+	}
+	deadline := time.Now().Add(pgCheckTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	nc := p.versionConn.PgConn().Conn()
+	nc.SetDeadline(deadline)
+	var n int64
+	err := p.versionConn.QueryRow(context.Background(), "SELECT n FROM rules_version WHERE id = 1").Scan(&n)
+	if err != nil {
+		p.closeVersionConn()
+		return 0, err
+	}
+	nc.SetDeadline(time.Time{})
+	return n, nil
+}
+
+// closeVersionConn closes the check connection. The caller holds checkSem.
+func (p *pgState) closeVersionConn() {
+	if p.versionConn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		p.versionConn.Close(ctx)
+		cancel()
+		p.versionConn = nil
+	}
 }
 
 // OpenPostgres opens the PostgreSQL database named by dsn (see

@@ -148,8 +148,8 @@ func (s *Store) refresh(ctx context.Context) error {
 // committed far more often than rules. The caller holds checkSem.
 func (s *Store) rulesVersion(ctx context.Context) (int64, error) {
 	if s.driver == DriverPostgres {
-		var rv int64
-		if err := s.db.QueryRowContext(ctx, "SELECT n FROM rules_version WHERE id = 1").Scan(&rv); err != nil {
+		rv, err := s.pg.rulesVersion(ctx)
+		if err != nil {
 			return 0, fmt.Errorf("check rules_version: %w", err)
 		}
 		return rv, nil

@@ -282,6 +282,9 @@ func (s *Store) Close() error {
 	if s.rulesConn != nil {
 		errs = append(errs, s.rulesConn.Close())
 	}
+	if s.pg != nil {
+		s.pg.closeVersionConn()
+	}
 	errs = append(errs, s.db.Close())
 	if err := errors.Join(errs...); err != nil {
 		return wrap("close", err)
