@@ -173,9 +173,11 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=" + s.bin + ":/usr/bin:/bin", "LC_ALL=C"}
-	// In the test's process group: a signal to the group (Ctrl-C, a
-	// timeout killing `go test`) reaches the server too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	// In the test's process group, so that a signal to the group (Ctrl-C)
+	// reaches the server too; and stopped at once (SIGQUIT: immediate
+	// shutdown) when the test binary dies without running its cleanup (a
+	// -timeout panic, a kill). reapOrphans covers what this misses.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
 	return cmd
 }
 
