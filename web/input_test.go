@@ -81,7 +81,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"bad station id", "POST", "/api/v1/tenants/default/stations", `{"id": "a b"}`, nil, 422, "body.id"},
 		{"unknown query parameter", "GET", "/api/v1/tenants/default/stations?grup=sales", ``, nil, 422, "query.grup"},
 		{"limit too large", "GET", "/api/v1/tenants/default/stations?limit=5000", ``, nil, 422, "query.limit"},
-		{"bad recording cursor", "GET", "/api/v1/tenants/default/recordings?cursor=zzz", ``, nil, 422, "query.cursor"},
+		{"bad recording cursor", "GET", "/api/v1/tenants/default/recordings?cursor=zzz", ``, nil, 422, `query.cursor: cursor "zzz" is not one this server gave`},
 		{"bad direction filter", "GET", "/api/v1/tenants/default/recordings?direction=up", ``, nil, 422, "query.direction"},
 		{"bad since", "GET", "/api/v1/tenants/default/recordings?since=yesterday", ``, nil, 422, "query.since"},
 		{"explain without direction", "GET", "/api/v1/tenants/default/stations/1001/explain", ``, nil, 422, "query.direction"},
