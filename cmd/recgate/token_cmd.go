@@ -61,6 +61,9 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 			if err := checkTenant(cmd, st, t.Tenant); err != nil {
 				return err
 			}
+			if err := checkGroups(cmd, st, t.Tenant, t.Groups); err != nil {
+				return err
+			}
 			secret, hash, err := auth.NewSecret(auth.TokenPrefix)
 			if err != nil {
 				return err
@@ -108,6 +111,9 @@ func newTokenListCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := checkTenant(cmd, st, tenant); err != nil {
+				return err
+			}
 			ts, err := st.Tokens(cmd.Context(), tenant)
 			if err != nil {
 				return err
