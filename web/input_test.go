@@ -237,6 +237,9 @@ func TestSessionCookieLifecycle(t *testing.T) {
 	if r.status != http.StatusForbidden {
 		t.Fatalf("cross-origin PATCH: %d %s", r.status, r.body)
 	}
+	if p := r.problem(t); !strings.Contains(p.Detail, "another origin") {
+		t.Fatalf("cross-origin PATCH: detail %q does not say why", p.Detail)
+	}
 	if rs, _ := e.dbState(); rs.Stations["1001"].Name != "by cookie" {
 		t.Fatalf("cross-origin PATCH changed the station: %q", rs.Stations["1001"].Name)
 	}
@@ -379,5 +382,28 @@ func TestPublicURLIsATrustedOrigin(t *testing.T) {
 		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	if r.status != http.StatusForbidden {
 		t.Fatalf("PATCH from another origin: %d %s", r.status, r.body)
+	}
+}
+
+func TestUnroutedAPIPathsAnswerProblems(t *testing.T) {
+	e := newEnv(t)
+	e.token("admin", defaultTenant, auth.Admin)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		detail       string
+	}{
+		{"GET", "/api/v1/nosuch", http.StatusNotFound, "no such API path"},
+		{"GET", "/api/v2/tenants", http.StatusNotFound, "no such API path"},
+		{"PUT", "/api/v1/me", http.StatusMethodNotAllowed, "allowed: GET, HEAD"},
+	} {
+		r := e.do("admin", tc.method, tc.path, nil)
+		if r.status != tc.status {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, r.status, r.body, tc.status)
+			continue
+		}
+		if p := r.problem(t); p.Status != tc.status || !strings.Contains(p.Detail, tc.detail) {
+			t.Errorf("%s %s: problem %+v, want detail with %q", tc.method, tc.path, p, tc.detail)
+		}
 	}
 }
