@@ -75,6 +75,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"stale If-Match on delete", "DELETE", st, ``, []string{"If-Match", etag}, 412, "was changed since you read it"},
 		{"bad group profile", "POST", "/api/v1/tenants/default/groups", `{"name": "x", "profile": "loud"}`, nil, 422, `body.profile: unknown profile "loud"`},
 		{"bad group name", "POST", "/api/v1/tenants/default/groups", `{"name": "../x"}`, nil, 422, "body.name"},
+		{"duplicate token name", "POST", "/api/v1/tenants/default/tokens", `{"name": "admin", "role": "listener"}`, nil, 409, `tenant default already has a token named "admin"`},
 		{"duplicate group", "POST", "/api/v1/tenants/default/groups", `{"name": "sales"}`, nil, 409, `group "sales" already exists`},
 		{"group with stations", "DELETE", "/api/v1/tenants/default/groups/sales", ``, nil, 409, "still has stations (1001)"},
 		{"taken station id", "POST", "/api/v1/tenants/default/stations", `{"id": "2001"}`, nil, 409, `station id "2001" is already in use`},

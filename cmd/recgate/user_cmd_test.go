@@ -96,6 +96,12 @@ func TestUserAndTokenCLI(t *testing.T) {
 	if !strings.Contains(e.ok("token", "list"), "revoked") {
 		t.Fatal("revoked token not shown as revoked")
 	}
+	// The logs name a token's actions token:NAME: a name is never reused
+	// in a tenant, not even a revoked token's.
+	if r := e.run("token", "create", "ci", "--role", "listener", "--tenant", "acme"); r.code != exitConflict ||
+		!strings.Contains(r.stderr, `tenant acme already has a token named "ci"`) {
+		t.Fatalf("token create with a name in use: %v", r)
+	}
 	e.ok("user", "rm", "lis")
 	audit := e.audit()
 	var objects []string
