@@ -431,6 +431,11 @@ func TestAudioOfAnotherHostOrStuckStorage(t *testing.T) {
 	path := func(r *rules.Recording) string {
 		return "/api/v1/tenants/default/recordings/" + itoa64(r.ID) + "/audio"
 	}
+	var view Recording
+	e.checked("admin", "GET", "/api/v1/tenants/default/recordings/"+itoa64(recs[0].ID), nil).json(t, &view)
+	if view.Host != "pbx-b" {
+		t.Errorf("recording's host = %q, want pbx-b", view.Host)
+	}
 	res := e.checked("admin", "GET", path(recs[0]), nil)
 	if p := res.problem(t); res.status != http.StatusServiceUnavailable || !strings.Contains(p.Detail, "made on host pbx-b") {
 		t.Errorf("another host's file: %d %+v", res.status, p)

@@ -40,6 +40,7 @@ type Recording struct {
 	PressedAt *time.Time `json:"pressed_at" nullable:"true"`
 	EndedAt   *time.Time `json:"ended_at" nullable:"true"`
 	Answered  *bool      `json:"answered" nullable:"true"`
+	Host      string     `json:"host" doc:"the recgate host (store.host_id) that made the recording; empty before hosts were recorded"`
 }
 
 func recordingView(rs *rules.RuleSet, r *rules.Recording) Recording {
@@ -50,7 +51,8 @@ func recordingView(rs *rules.RuleSet, r *rules.Recording) Recording {
 	return Recording{ID: r.ID, UniqueID: r.UniqueID, LinkedID: r.LinkedID, Station: r.Station, Group: group,
 		Direction: string(r.Direction), Mode: string(r.Mode), Trigger: string(r.Trigger), Rule: r.Rule,
 		State: string(r.State), CallerID: r.CallerID, DID: r.DID, Queue: r.Queue, HasAudio: hasAudio(r),
-		StartedAt: r.StartedAt, ArmedAt: r.ArmedAt, PressedAt: r.PressedAt, EndedAt: r.EndedAt, Answered: r.Answered}
+		StartedAt: r.StartedAt, ArmedAt: r.ArmedAt, PressedAt: r.PressedAt, EndedAt: r.EndedAt, Answered: r.Answered,
+		Host: r.Host}
 }
 
 func hasAudio(r *rules.Recording) bool {
