@@ -28,11 +28,6 @@ func bigRules(n int) *rules.RuleSet {
 	return rs
 }
 
-func benchStore(b *testing.B, stations int) *Store {
-	b.Helper()
-	return benchStoreOn(b, testDrivers[0], stations)
-}
-
 func benchStoreOn(b *testing.B, d testDriver, stations int) *Store {
 	b.Helper()
 	s := d.openNew(b)
@@ -43,7 +38,13 @@ func benchStoreOn(b *testing.B, d testDriver, stations int) *Store {
 }
 
 func BenchmarkLoadRules100k(b *testing.B) {
-	s := benchStore(b, 100_000)
+	for _, d := range testDrivers {
+		b.Run(d.name, func(b *testing.B) { benchLoadRules100k(b, d) })
+	}
+}
+
+func benchLoadRules100k(b *testing.B, d testDriver) {
+	s := benchStoreOn(b, d, 100_000)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
