@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -159,9 +160,15 @@ func RedactDSN(dsn string) string {
 // the 0 or 1 the schema's INTEGER flag columns hold. Everything else is
 // pgx's own connection (transactions, pings, session reset).
 type pgConnector struct {
-	base  driver.Connector
-	cache *sync.Map // query → rebound query
+	base   driver.Connector
+	cache  *sync.Map // query → rebound query
+	cached atomic.Int64
 }
+
+// maxRebindCache bounds the rebound queries kept: the store's query texts
+// are a fixed set (an IN list's length or a LIMIT at most vary them), but
+// a text built from a value must not grow the cache without end.
+const maxRebindCache = 4096
 
 func newPGConnector(cfg *pgx.ConnConfig) *pgConnector {
 	return &pgConnector{base: stdlib.GetConnector(*cfg), cache: new(sync.Map)}
@@ -187,7 +194,10 @@ func (c *pgConnector) rebind(q string) string {
 		return r.(string)
 	}
 	r := rebind(q)
-	c.cache.Store(q, r)
+	if c.cached.Load() < maxRebindCache {
+		c.cache.Store(q, r)
+		c.cached.Add(1)
+	}
 	return r
 }
 
