@@ -182,3 +182,42 @@ func TestRecordingsKnowTheirHost(t *testing.T) {
 		}
 	})
 }
+
+// TestSaveRecordingsLargeBatchAndRepeats: a batch of many rows (cut into
+// several statements on PostgreSQL) saves every row with its id; a channel
+// twice in one batch ends in its last state, as writes in order would.
+func TestSaveRecordingsLargeBatchAndRepeats(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d testDriver) {
+		s := d.openNew(t)
+		ctx := context.Background()
+		now := time.Now().UTC()
+		var recs []*rules.Recording
+		for i := 0; i < 301; i++ {
+			recs = append(recs, &rules.Recording{UniqueID: fmt.Sprintf("1795511818.%d", i), Station: "1001",
+				Mode: rules.Auto, State: rules.StateRecording, StartedAt: &now})
+		}
+		again := *recs[7]
+		again.State, again.EndedAt = rules.StateEnded, &now
+		recs = append(recs, &again)
+		if err := s.SaveRecordings(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		for _, r := range recs {
+			if r.ID == 0 {
+				t.Fatalf("%s: no id", r.UniqueID)
+			}
+			seen[r.ID] = true
+		}
+		if len(seen) != 301 || recs[7].ID != again.ID {
+			t.Errorf("%d distinct ids for 301 channels; repeat id %d vs %d", len(seen), again.ID, recs[7].ID)
+		}
+		all, err := s.Recordings(ctx, RecordingFilter{})
+		if err != nil || len(all) != 301 {
+			t.Fatalf("%d recordings, %v", len(all), err)
+		}
+		if got, _ := s.RecordingByUniqueID(ctx, again.UniqueID); got.State != rules.StateEnded {
+			t.Errorf("repeated channel in state %s, want ended", got.State)
+		}
+	})
+}
