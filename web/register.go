@@ -18,6 +18,7 @@ func (s *Server) register() {
 	s.registerRecordings()
 	s.registerLogs()
 	s.registerAccounts()
+	s.registerGDPR() // gdpr.go
 }
 
 // Tenant is one of the provider's customers, as far as the API shows it.

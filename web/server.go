@@ -60,6 +60,8 @@ type Store interface {
 	Tokens(ctx context.Context, tenant string) ([]auth.Token, error)
 	CreateToken(ctx context.Context, actor string, t *auth.Token, hash string) error
 	RevokeToken(ctx context.Context, actor string, id int64) error
+
+	GDPRStore // gdpr.go
 }
 
 // Config configures the API server.
@@ -124,6 +126,7 @@ func New(cfg Config, st Store, log *slog.Logger) *Server {
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authorize)
 	s.register()
+	s.mountPanel(mux) // the customer panel (panel.go)
 	cop := http.NewCrossOriginProtection()
 	s.handler = s.withClient(securityHeaders(cop.Handler(mux)))
 	return s
