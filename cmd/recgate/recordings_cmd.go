@@ -21,6 +21,7 @@ import (
 func newRecordingsCmd(a *app) *cobra.Command {
 	cmd := requireSubcommand(&cobra.Command{Use: "recordings", Short: "What was recorded, when, why, and where the file is"})
 	cmd.AddCommand(newRecordingsListCmd(a), newRecordingsShowCmd(a))
+	cmd.AddCommand(newRecordingsGDPRCmds(a)...) // recordings_gdpr_cmd.go
 	return cmd
 }
 
@@ -280,6 +281,10 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	if err != nil {
 		return err
 	}
+	holds, err := st.LegalHolds(ctx)
+	if err != nil {
+		return err
+	}
 	var ids []int64
 	var changes []store.Change
 	var skipped int
@@ -294,6 +299,10 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	for i := range recs {
 		r := &recs[i]
 		if !rs.Expired(r, now) {
+			continue
+		}
+		if _, held := holds[r.ID]; held {
+			fmt.Fprintf(w, "recording %d: under legal hold, kept (recgate recordings release %d ends the hold)\n", r.ID, r.ID)
 			continue
 		}
 		days, _ := rs.Retention(r)
