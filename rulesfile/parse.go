@@ -20,6 +20,9 @@
 // Station ids may be written unquoted (1001:); they are always read as the
 // text written. An empty file is an error, so that a file caught half
 // written never wipes the rules: write "defaults: {}" for no rules at all.
+//
+// A file may also hold one tenant ("tenant: ID" at the top) or all of them
+// ("tenants: {ID: {...}}"): see Form, File and docs/tenants.md.
 package rulesfile
 
 import (
@@ -51,13 +54,24 @@ var (
 	stationKeys  = []string{"name", "kind", "group", "announce", "retention_days"}
 )
 
-// Parse reads a rules file and returns the rule set it describes, validated.
-// name is the file name used in error messages. Every problem found (up to
-// a cap) is reported, one per line as "name:line: message", in a single
-// *rules.Error with code rules.EINVALID, so an operator can fix them all in
-// one pass. A read failure gives code rules.EUNAVAILABLE. In the returned
-// rule set, every ModeSet is non-nil, so it can be edited in place.
+// Parse reads a rules file and returns the rule set it describes, validated
+// (ParseFile says which part of the rules that is: see File).
 func Parse(r io.Reader, name string) (*rules.RuleSet, error) {
+	f, err := ParseFile(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.Rules, nil
+}
+
+// ParseFile reads a rules file, of any form, and returns what it describes,
+// validated. name is the file name used in error messages. Every problem
+// found (up to a cap) is reported, one per line as "name:line: message", in
+// a single *rules.Error with code rules.EINVALID, so an operator can fix
+// them all in one pass. A read failure gives code rules.EUNAVAILABLE. In
+// the returned rule set, every ModeSet is non-nil, so it can be edited in
+// place.
+func ParseFile(r io.Reader, name string) (*File, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, rules.Errorf(rules.EUNAVAILABLE, "read %s: %v", name, err)
@@ -73,7 +87,7 @@ func Parse(r io.Reader, name string) (*rules.RuleSet, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, rules.Errorf(rules.EINVALID, "%s: %v", name, err)
 	}
-	return rs, nil
+	return &File{Form: p.form, Tenant: p.tenant, Rules: rs}, nil
 }
 
 // problem is one thing wrong in the file.
@@ -87,6 +101,9 @@ type parser struct {
 	file     string
 	problems []problem
 	dropped  bool // more problems than maxProblems were found
+
+	form   Form   // the file's form, known once the top level is read
+	tenant string // the tenant a Classic or OneTenant file describes
 }
 
 // errorf records a problem at n's line.
@@ -145,6 +162,7 @@ func (p *parser) syntax(err error) {
 func (p *parser) document(data []byte) *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults.Modes = rules.ModeSet{}
+	rs.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -176,6 +194,8 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 	}
 
 	var defaults, groups, stations *yaml.Node
+	var tenantPairs []pair // tenant:, tenants: and a tenant's settings (tenants.go)
+	p.tenant = rules.DefaultTenant
 	p.eachPair(root, "", "key", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "defaults":
@@ -185,9 +205,17 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 		case "stations":
 			stations = v
 		default:
-			p.errorf(k, "unknown key %q (valid: %s)", key, strings.Join(topKeys, ", "))
+			if isAllowed(key, topTenantKeys) {
+				tenantPairs = append(tenantPairs, pair{key, k, v})
+				return
+			}
+			p.errorf(k, "unknown key %q (valid: %s)", key, strings.Join(topKeys, ", ")+", tenant, tenants")
 		}
 	})
+	if len(tenantPairs) > 0 {
+		p.tenantDocument(rs, defaults, groups, stations, tenantPairs)
+		return rs
+	}
 	// Groups first: stations refer to them wherever they are in the file.
 	if defaults != nil {
 		p.defaults(defaults, &rs.Defaults)
@@ -228,7 +256,7 @@ func (p *parser) groups(n *yaml.Node, rs *rules.RuleSet, declared map[string]boo
 					name, e.profile, strings.Join(rules.ProfileNames(), ", "))
 			}
 		}
-		rs.Groups[name] = &rules.Group{
+		rs.Groups(rules.DefaultTenant)[name] = &rules.Group{
 			Name:          name,
 			Profile:       e.profile,
 			Announce:      e.announce,

@@ -24,7 +24,7 @@ const userColumns = "id, login, tenant, role, disabled, created_at, password_cha
 // sets u.ID. A login that exists is a rules.ECONFLICT error.
 func (s *Store) CreateUser(ctx context.Context, actor string, u *auth.User, passwordHash string) error {
 	const op = "create user"
-	if err := u.Validate(nil); err != nil {
+	if err := u.Validate(rules.ValidateTenantID); err != nil {
 		return rules.Errorf(rules.EINVALID, "%v", err)
 	}
 	if passwordHash == "" {
@@ -34,6 +34,9 @@ func (s *Store) CreateUser(ctx context.Context, actor string, u *auth.User, pass
 		if _, err := lookupUser(ctx, tx, u.Login); err == nil {
 			return rules.Errorf(rules.ECONFLICT, "user %s already exists", u.Login)
 		} else if rules.ErrorCode(err) != rules.ENOTFOUND {
+			return err
+		}
+		if err := tenantMustExist(ctx, tx, u.Tenant); err != nil {
 			return err
 		}
 		now := formatTime(s.now())
@@ -48,7 +51,7 @@ func (s *Store) CreateUser(ctx context.Context, actor string, u *auth.User, pass
 		if err := setGroups(ctx, tx, "user_groups", "user_id", u.ID, u.Groups); err != nil {
 			return err
 		}
-		changes := append([]Change{{Object: "user:" + u.Login, Field: "created"}}, userChanges(u.Login, &auth.User{}, u)...)
+		changes := append([]Change{{Tenant: u.Tenant, Object: "user:" + u.Login, Field: "created"}}, userChanges(u.Login, &auth.User{}, u)...)
 		return insertAudit(ctx, tx, now, actor, changes)
 	})
 }
@@ -73,8 +76,13 @@ func (s *Store) UpdateUser(ctx context.Context, actor, login string, fn func(u *
 			return err
 		}
 		u.ID, u.Login, u.CreatedAt, u.PasswordChangedAt = old.ID, old.Login, old.CreatedAt, old.PasswordChangedAt
-		if err := u.Validate(nil); err != nil {
+		if err := u.Validate(rules.ValidateTenantID); err != nil {
 			return rules.Errorf(rules.EINVALID, "%v", err)
+		}
+		if u.Tenant != old.Tenant {
+			if err := tenantMustExist(ctx, tx, u.Tenant); err != nil {
+				return err
+			}
 		}
 		changes = userChanges(login, old, &u)
 		out = &u
@@ -117,7 +125,7 @@ func (s *Store) SetUserPassword(ctx context.Context, actor, login, passwordHash 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ?", u.ID); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, actor, []Change{{Object: "user:" + login, Field: "password", After: "changed"}})
+		return insertAudit(ctx, tx, now, actor, []Change{{Tenant: u.Tenant, Object: "user:" + login, Field: "password", After: "changed"}})
 	})
 }
 
@@ -131,7 +139,7 @@ func (s *Store) DeleteUser(ctx context.Context, actor, login string) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", u.ID); err != nil {
 			return err
 		}
-		changes := append([]Change{{Object: "user:" + login, Field: "deleted"}}, userChanges(login, u, &auth.User{})...)
+		changes := append([]Change{{Tenant: u.Tenant, Object: "user:" + login, Field: "deleted"}}, userChanges(login, u, &auth.User{})...)
 		return insertAudit(ctx, tx, formatTime(s.now()), actor, changes)
 	})
 }
@@ -274,10 +282,13 @@ const tokenColumns = "id, name, tenant, role, created_at, created_by, expires_at
 // CreateToken stores a token under the hash of its secret
 // (auth.HashSecret) and sets t.ID and t.CreatedAt.
 func (s *Store) CreateToken(ctx context.Context, actor string, t *auth.Token, hash string) error {
-	if err := t.Validate(nil); err != nil {
+	if err := t.Validate(rules.ValidateTenantID); err != nil {
 		return rules.Errorf(rules.EINVALID, "%v", err)
 	}
 	return s.inTx(ctx, "create token", func(tx *sql.Tx) error {
+		if err := tenantMustExist(ctx, tx, t.Tenant); err != nil {
+			return err
+		}
 		t.CreatedAt, t.CreatedBy = s.now().UTC(), actor
 		now := formatTime(t.CreatedAt)
 		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, name, tenant, role, created_at, created_by, expires_at)
@@ -295,7 +306,7 @@ func (s *Store) CreateToken(ctx context.Context, actor string, t *auth.Token, ha
 		if len(t.Groups) > 0 {
 			after += " groups=" + strings.Join(t.Groups, ",")
 		}
-		return insertAudit(ctx, tx, now, actor, []Change{{Object: fmt.Sprintf("token:%d", t.ID), Field: "created", After: after}})
+		return insertAudit(ctx, tx, now, actor, []Change{{Tenant: t.Tenant, Object: fmt.Sprintf("token:%d", t.ID), Field: "created", After: after}})
 	})
 }
 
@@ -375,8 +386,24 @@ func (s *Store) RevokeToken(ctx context.Context, actor string, id int64) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE id = ?", now, id); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, actor, []Change{{Object: fmt.Sprintf("token:%d", id), Field: "revoked", Before: t.Name, After: "revoked"}})
+		return insertAudit(ctx, tx, now, actor, []Change{{Tenant: t.Tenant, Object: fmt.Sprintf("token:%d", id), Field: "revoked", Before: t.Name, After: "revoked"}})
 	})
+}
+
+// tenantMustExist refuses a user or token of a tenant that does not exist
+// ("" is the provider's: operators).
+func tenantMustExist(ctx context.Context, q querier, tenant string) error {
+	if tenant == "" {
+		return nil
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", tenant).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return rules.Errorf(rules.ENOTFOUND, "unknown tenant %q (add it with: recgate tenant add %s)", tenant, tenant)
+	}
+	return nil
 }
 
 // inTx runs fn in one write transaction and commits, wrapping any error
@@ -506,12 +533,18 @@ func setGroups(ctx context.Context, tx *sql.Tx, table, key string, id int64, gro
 	return nil
 }
 
-// userChanges lists the audited differences between two states of a user.
+// userChanges lists the audited differences between two states of a
+// user. Each is filed under the user's tenant (its new one, or the old
+// when it has none now), so the tenant's admin sees it.
 func userChanges(login string, old, new *auth.User) []Change {
 	var cs []Change
+	tenant := new.Tenant
+	if tenant == "" {
+		tenant = old.Tenant
+	}
 	add := func(field, before, after string) {
 		if before != after {
-			cs = append(cs, Change{Object: "user:" + login, Field: field, Before: before, After: after})
+			cs = append(cs, Change{Tenant: tenant, Object: "user:" + login, Field: field, Before: before, After: after})
 		}
 	}
 	add("role", string(old.Role), string(new.Role))

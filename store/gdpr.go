@@ -94,7 +94,7 @@ func (s *Store) SubjectRecordings(ctx context.Context, q SubjectQuery) ([]rules.
 	if q.Stations != nil && len(q.Stations) == 0 {
 		return out, nil
 	}
-	where, args := recordingTenant, []any{q.Tenant, q.Tenant}
+	where, args := "tenant = ?", []any{q.Tenant}
 	if q.Stations != nil {
 		where += " AND station IN (?" + strings.Repeat(", ?", len(q.Stations)-1) + ")"
 		for _, st := range q.Stations {
@@ -166,7 +166,8 @@ func (s *Store) HoldRecording(ctx context.Context, actor string, id int64, reaso
 		return rules.Errorf(rules.EINVALID, "the reason of a legal hold is at most 500 bytes, got %d", len(reason))
 	}
 	return s.inTxAt(ctx, "hold recording", func(tx *sql.Tx, now string) error {
-		if err := recordingExists(ctx, tx, id); err != nil {
+		tenant, err := recordingTenantOf(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (recording_id, at, actor, reason) VALUES (?, ?, ?, ?)
@@ -177,7 +178,7 @@ func (s *Store) HoldRecording(ctx context.Context, actor string, id int64, reaso
 		if n, _ := res.RowsAffected(); n == 0 {
 			return rules.Errorf(rules.ECONFLICT, "recording %d is already under legal hold", id)
 		}
-		return insertAudit(ctx, tx, now, actor, []Change{{Object: recordingObject(id), Field: "legal_hold",
+		return insertAudit(ctx, tx, now, actor, []Change{{Tenant: tenant, Object: recordingObject(id), Field: "legal_hold",
 			Before: "no", After: strings.TrimSpace("yes " + reason)}})
 	})
 }
@@ -185,6 +186,10 @@ func (s *Store) HoldRecording(ctx context.Context, actor string, id int64, reaso
 // ReleaseRecording ends recording id's legal hold, audited.
 func (s *Store) ReleaseRecording(ctx context.Context, actor string, id int64) error {
 	return s.inTxAt(ctx, "release recording", func(tx *sql.Tx, now string) error {
+		tenant, err := recordingTenantOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM legal_holds WHERE recording_id = ?", id)
 		if err != nil {
 			return err
@@ -192,7 +197,7 @@ func (s *Store) ReleaseRecording(ctx context.Context, actor string, id int64) er
 		if n, _ := res.RowsAffected(); n == 0 {
 			return rules.Errorf(rules.ENOTFOUND, "recording %d is not under legal hold", id)
 		}
-		return insertAudit(ctx, tx, now, actor, []Change{{Object: recordingObject(id), Field: "legal_hold", Before: "yes", After: "no"}})
+		return insertAudit(ctx, tx, now, actor, []Change{{Tenant: tenant, Object: recordingObject(id), Field: "legal_hold", Before: "yes", After: "no"}})
 	})
 }
 
@@ -223,7 +228,7 @@ func (s *Store) DeleteRecording(ctx context.Context, by Removal, id int64) error
 		if err := insertAccess(ctx, tx, now, by, AccessDelete, id); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, now, by.Actor, []Change{{Object: recordingObject(id), Field: "deleted",
+		return insertAudit(ctx, tx, now, by.Actor, []Change{{Tenant: by.Tenant, Object: recordingObject(id), Field: "deleted",
 			Before: state + " " + file, After: string(rules.StateDeleted)}})
 	})
 }
@@ -276,7 +281,7 @@ func (s *Store) EraseRecordings(ctx context.Context, by Removal, number string, 
 		for i, id := range out.Erased {
 			list[i] = strconv.FormatInt(id, 10)
 		}
-		return insertAudit(ctx, tx, now, by.Actor, []Change{{Object: "erasure:" + by.Tenant, Field: "subject",
+		return insertAudit(ctx, tx, now, by.Actor, []Change{{Tenant: by.Tenant, Object: "erasure", Field: "subject",
 			Before: proof, After: fmt.Sprintf("erased %d recording(s): %s", len(out.Erased), strings.Join(list, ", "))}})
 	})
 	if err != nil {
@@ -307,13 +312,13 @@ func (s *Store) Erasures(ctx context.Context, tenant, number string) ([]AuditEnt
 	if err != nil {
 		return nil, err
 	}
-	entries, err := s.Audit(ctx, time.Time{})
+	entries, err := s.AuditEntries(ctx, AuditFilter{Tenant: tenant})
 	if err != nil {
 		return nil, err
 	}
 	var out []AuditEntry
 	for _, e := range entries {
-		if e.Object == "erasure:"+tenant && e.Before == proof {
+		if e.Object == "erasure" && e.Before == proof {
 			out = append(out, e)
 		}
 	}
@@ -370,13 +375,14 @@ func refuseHeld(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return nil
 }
 
-func recordingExists(ctx context.Context, tx *sql.Tx, id int64) error {
-	var one int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM recordings WHERE id = ?", id).Scan(&one)
+// recordingTenantOf returns the tenant of recording id.
+func recordingTenantOf(ctx context.Context, tx *sql.Tx, id int64) (string, error) {
+	var tenant string
+	err := tx.QueryRowContext(ctx, "SELECT tenant FROM recordings WHERE id = ?", id).Scan(&tenant)
 	if errors.Is(err, sql.ErrNoRows) {
-		return rules.Errorf(rules.ENOTFOUND, "store: recording %d not found", id)
+		return "", rules.Errorf(rules.ENOTFOUND, "store: recording %d not found", id)
 	}
-	return err
+	return tenant, err
 }
 
 func insertAccess(ctx context.Context, tx *sql.Tx, now string, by Removal, action string, id int64) error {

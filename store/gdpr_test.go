@@ -48,11 +48,13 @@ func seedSubject(t *testing.T, s *Store) map[string]*rules.Recording {
 		at := now.Add(time.Duration(i) * time.Minute)
 		r.StartedAt = &at
 	}
-	if err := s.SaveRecordings(context.Background(), recs); err != nil {
-		t.Fatal(err)
+	for _, r := range recs {
+		r.Tenant = "a"
+		if r.UniqueID == "tenant-b" {
+			r.Tenant = "b"
+		}
 	}
-	// Stamp the tenants as the call path does.
-	if _, err := s.db.Exec("UPDATE recordings SET tenant = CASE uniqueid WHEN 'tenant-b' THEN 'b' ELSE 'a' END"); err != nil {
+	if err := s.SaveRecordings(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]*rules.Recording{}

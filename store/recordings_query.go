@@ -29,10 +29,6 @@ type RecordingQuery struct {
 	Limit     int       // page size (1 to 1000)
 }
 
-// recordingTenant matches the recordings of tenant: those stamped with
-// it, and those written without a tenant whose station is the tenant's.
-const recordingTenant = "(tenant = ? OR tenant = '' AND station IN (SELECT id FROM stations WHERE tenant = ?))"
-
 // QueryRecordings returns a page of recordings matching q, newest first,
 // and the cursor of the next page ("" on the last one).
 func (s *Store) QueryRecordings(ctx context.Context, q RecordingQuery) ([]rules.Recording, string, error) {
@@ -45,8 +41,10 @@ func (s *Store) QueryRecordings(ctx context.Context, q RecordingQuery) ([]rules.
 	if q.Stations != nil && len(q.Stations) == 0 {
 		return []rules.Recording{}, "", nil
 	}
-	where := []string{recordingTenant}
-	args := []any{q.Tenant, q.Tenant}
+	// A recording carries its station's tenant from call setup on, so a
+	// station moved or removed later does not move its recordings.
+	where := []string{"tenant = ?"}
+	args := []any{q.Tenant}
 	if q.Stations != nil {
 		where = append(where, "station IN (?"+strings.Repeat(", ?", len(q.Stations)-1)+")")
 		for _, st := range q.Stations {
@@ -104,18 +102,6 @@ func (s *Store) QueryRecordings(ctx context.Context, q RecordingQuery) ([]rules.
 		next = recordingCursor(last)
 	}
 	return recs, next, nil
-}
-
-// RecordingTenant returns the tenant recording r belongs to: its stamp,
-// else its station's tenant ("" when neither is known).
-func (s *Store) RecordingTenant(ctx context.Context, r *rules.Recording) (string, error) {
-	var tenant string
-	err := s.db.QueryRowContext(ctx, `SELECT coalesce(nullif(r.tenant, ''), s.tenant, '')
-		FROM recordings r LEFT JOIN stations s ON s.id = r.station WHERE r.id = ?`, r.ID).Scan(&tenant)
-	if err != nil {
-		return "", wrap("recording tenant", err)
-	}
-	return tenant, nil
 }
 
 func recordingCursor(r rules.Recording) string {

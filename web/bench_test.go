@@ -24,14 +24,16 @@ func BenchmarkAPI(b *testing.B) {
 	const stations = 10000
 	e := newEnvB(b)
 	e.seedRules(func(rs *rules.RuleSet) error {
-		rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
+		acme := rules.NewTenant("acme")
+		acme.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
+		rs.Tenants["acme"] = acme
 		for i := 0; i < stations; i++ {
 			id := fmt.Sprintf("%05d", i)
-			rs.Stations[id] = &rules.Station{ID: id, Kind: rules.SIPPhone, Group: "sales"}
+			rs.Stations[id] = &rules.Station{ID: id, Tenant: "acme", Kind: rules.SIPPhone, Group: "sales"}
 		}
 		return nil
 	})
-	tok := e.token("admin", defaultTenant, auth.Admin)
+	tok := e.token("admin", "acme", auth.Admin)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	run := func(b *testing.B, req func(i int) *http.Request, want int) {
 		var (
@@ -76,7 +78,7 @@ func BenchmarkAPI(b *testing.B) {
 			b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 		}
 	}
-	base := e.ts.URL + "/api/v1/tenants/" + defaultTenant + "/stations"
+	base := e.ts.URL + "/api/v1/tenants/acme/stations"
 	b.Run("GET-stations", func(b *testing.B) {
 		run(b, func(i int) *http.Request {
 			cursor := ""

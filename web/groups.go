@@ -178,54 +178,62 @@ func (s *Server) getGroup(ctx context.Context, in *GroupPath) (*GroupOutput, err
 	return &GroupOutput{ETag: groupETag(g), Body: groupView(rs, in.Tenant, g)}, nil
 }
 
-func (s *Server) updateGroup(ctx context.Context, tenant, name, ifMatch string, fn func(rs *rules.RuleSet, g *rules.Group) error) (*GroupOutput, error) {
-	var out GroupOutput
-	_, err := s.store.UpdateRules(ctx, principalOf(ctx).Actor(), func(rs *rules.RuleSet) error {
-		g, err := lookupGroup(rs, tenant, name)
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, groupETag(g)); err != nil {
-			return err
-		}
-		if err := fn(rs, g); err != nil {
-			return err
-		}
-		out = GroupOutput{ETag: groupETag(g), Body: groupView(rs, tenant, g)}
-		return nil
-	})
+func (s *Server) groupResult(ctx context.Context, tenant string, g *rules.Group) (*GroupOutput, error) {
+	rs, err := s.snapshot(ctx)
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
-	return &out, nil
+	return &GroupOutput{ETag: groupETag(g), Body: groupView(rs, tenant, g)}, nil
 }
 
 func (s *Server) patchGroup(ctx context.Context, in *PatchGroupInput) (*GroupOutput, error) {
-	return s.updateGroup(ctx, in.Tenant, in.Name, in.IfMatch, func(_ *rules.RuleSet, g *rules.Group) error {
-		return in.Body.apply(g)
+	var written *rules.Group
+	_, err := s.store.UpdateGroup(ctx, principalOf(ctx).Actor(), in.Tenant, in.Name, func(g *rules.Group) error {
+		if err := checkIfMatch(in.IfMatch, groupETag(g)); err != nil {
+			return err
+		}
+		if err := in.Body.apply(g); err != nil {
+			return err
+		}
+		written = g.Clone()
+		return nil
 	})
+	if err != nil {
+		if rules.ErrorCode(err) == rules.ENOTFOUND {
+			return nil, huma.Error404NotFound("unknown group " + quote(in.Name) + " in tenant " + in.Tenant)
+		}
+		return nil, s.fail(ctx, err)
+	}
+	return s.groupResult(ctx, in.Tenant, written)
 }
 
 func (s *Server) deleteGroup(ctx context.Context, in *DeleteGroupInput) (*struct{}, error) {
-	_, err := s.updateGroup(ctx, in.Tenant, in.Name, in.IfMatch, func(rs *rules.RuleSet, g *rules.Group) error {
-		var members []string
-		for id, st := range rs.Stations {
-			if st.Group == g.Name && stationTenant(st) == in.Tenant {
-				members = append(members, id)
-			}
+	rs, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := lookupGroup(rs, in.Tenant, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIfMatch(in.IfMatch, groupETag(g)); err != nil {
+		return nil, err
+	}
+	var members []string
+	for id, st := range rs.Stations {
+		if st.Group == g.Name && stationTenant(st) == in.Tenant {
+			members = append(members, id)
 		}
-		if len(members) > 0 && !in.Force {
-			sort.Strings(members)
-			return huma.Error409Conflict("group " + g.Name + " still has stations (" + firstOf(members, 5) +
-				"): move them first, or delete with force=true to leave them in no group")
-		}
-		for _, id := range members {
-			rs.Stations[id].Group = ""
-		}
-		delete(tenantGroups(rs, in.Tenant), g.Name)
-		return nil
-	})
-	return nil, err
+	}
+	if len(members) > 0 && !in.Force {
+		sort.Strings(members)
+		return nil, huma.Error409Conflict("group " + g.Name + " still has stations (" + firstOf(members, 5) +
+			"): move them first, or delete with force=true to leave them in no group")
+	}
+	if _, err := s.store.DeleteGroup(ctx, principalOf(ctx).Actor(), in.Tenant, in.Name, in.Force); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
 }
 
 func firstOf(s []string, n int) string {
@@ -243,24 +251,17 @@ func firstOf(s []string, n int) string {
 }
 
 func (s *Server) createGroup(ctx context.Context, in *CreateGroupInput) (*GroupOutput, error) {
-	var out GroupOutput
-	_, err := s.store.UpdateRules(ctx, principalOf(ctx).Actor(), func(rs *rules.RuleSet) error {
-		groups := tenantGroups(rs, in.Tenant)
-		if _, exists := groups[in.Body.Name]; exists {
-			return huma.Error409Conflict("group " + quote(in.Body.Name) + " already exists in tenant " + in.Tenant)
+	g := &rules.Group{Name: in.Body.Name}
+	if err := in.Body.apply(g); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.CreateGroup(ctx, principalOf(ctx).Actor(), in.Tenant, g); err != nil {
+		if rules.ErrorCode(err) == rules.ECONFLICT {
+			return nil, huma.Error409Conflict("group " + quote(in.Body.Name) + " already exists in tenant " + in.Tenant)
 		}
-		g := &rules.Group{Name: in.Body.Name}
-		if err := in.Body.apply(g); err != nil {
-			return err
-		}
-		groups[g.Name] = g
-		out = GroupOutput{ETag: groupETag(g), Body: groupView(rs, in.Tenant, g)}
-		return nil
-	})
-	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &out, nil
+	return s.groupResult(ctx, in.Tenant, g)
 }
 
 func (s *Server) listProfiles(_ context.Context, _ *struct{}) (*ProfilesOutput, error) {

@@ -19,8 +19,9 @@ import (
 
 // seedSales is one tenant's small rule set.
 func seedSales(rs *rules.RuleSet) error {
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
-	rs.Groups["board"] = &rules.Group{Name: "board", Profile: "management"}
+	groups := rs.Groups(defaultTenant)
+	groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
+	groups["board"] = &rules.Group{Name: "board", Profile: "management"}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Kind: rules.SIPPhone, Group: "sales"}
 	rs.Stations["2001"] = &rules.Station{ID: "2001", Kind: rules.Softphone, Group: "board"}
 	return nil
@@ -34,7 +35,7 @@ func (e *env) dbState() (*rules.RuleSet, int) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a, err := e.st.Audit(context.Background(), time.Time{})
+	a, err := e.st.AuditEntries(context.Background(), store.AuditFilter{Tenant: store.AllTenants})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestAudioServedOnlyFromRecordingDir(t *testing.T) {
 	now := time.Now().UTC()
 	recs := []*rules.Recording{}
 	for i, f := range []string{good, outside, e.recDir + "/../secret.wav", filepath.Join(e.recDir, "link.wav"), "2026/good.wav", "/etc/passwd"} {
-		recs = append(recs, &rules.Recording{UniqueID: "U" + string(rune('0'+i)), Station: "1001", Direction: rules.Outbound,
+		recs = append(recs, &rules.Recording{UniqueID: "U" + string(rune('0'+i)), Tenant: defaultTenant, Station: "1001", Direction: rules.Outbound,
 			Mode: rules.Auto, Trigger: rules.TriggerAuto, Rule: "group:sales", File: f, State: rules.StateEnded, StartedAt: &now})
 	}
 	if err := e.st.SaveRecordings(context.Background(), recs); err != nil {
@@ -318,5 +319,33 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 		if got.addr != tc.want {
 			t.Errorf("%s with X-Forwarded-For %q: %s, want %s", tc.remote, tc.xff, got.addr, tc.want)
 		}
+	}
+}
+
+func TestRulesFileRefusesRuleWrites(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RulesFile = "/etc/recgate/rules.yaml" })
+	e.seedRules(seedSales)
+	e.token("admin", defaultTenant, auth.Admin)
+	e.token("op", "", auth.Operator)
+	rs0, audit0 := e.dbState()
+	for _, tc := range []struct{ as, method, path, body string }{
+		{"admin", "PATCH", "/api/v1/tenants/default/stations/1001", `{"rules": {"outbound": "off"}}`},
+		{"admin", "POST", "/api/v1/tenants/default/groups", `{"name": "new"}`},
+		{"op", "PATCH", "/api/v1/tenants/default", `{"name": "x"}`},
+	} {
+		r := e.checked(tc.as, tc.method, tc.path, tc.body)
+		if r.status != http.StatusConflict || !strings.Contains(r.problem(t).Detail, "managed by rules_file /etc/recgate/rules.yaml") {
+			t.Errorf("%s %s: %d %s, want 409 naming the file", tc.method, tc.path, r.status, r.body)
+		}
+	}
+	if rs, audit := e.dbState(); len(store.Diff(rs0, rs)) > 0 || audit != audit0 {
+		t.Error("a refused write changed the rules")
+	}
+	// Reads, users and tokens are not rules: they work.
+	if r := e.checked("admin", "GET", "/api/v1/tenants/default/stations/1001", nil); r.status != 200 {
+		t.Errorf("GET station: %d", r.status)
+	}
+	if r := e.checked("admin", "POST", "/api/v1/tenants/default/tokens", `{"name": "ci", "role": "listener"}`); r.status != 201 {
+		t.Errorf("POST token: %d %s", r.status, r.body)
 	}
 }

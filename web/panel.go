@@ -438,10 +438,13 @@ func localPath(next, fallback string) string {
 	return fallback
 }
 
-// tenantLocation is the time zone people of tenant read times in.
-func tenantLocation(_ *rules.RuleSet, _ string) *time.Location {
-	if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
-		return loc
+// tenantLocation is the time zone people of tenant read times in (UTC
+// when it cannot be loaded, which validation prevents).
+func tenantLocation(rs *rules.RuleSet, tenant string) *time.Location {
+	if t := rs.Tenants[tenant]; t != nil {
+		if loc, err := t.Location(); err == nil {
+			return loc
+		}
 	}
 	return time.UTC
 }

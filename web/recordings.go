@@ -170,14 +170,7 @@ func (s *Server) lookupRecording(ctx context.Context, tenant string, id int64) (
 	} else if err != nil {
 		return nil, nil, s.fail(ctx, err)
 	}
-	owner, err := s.store.RecordingTenant(ctx, r)
-	if err != nil {
-		return nil, nil, s.fail(ctx, err)
-	}
-	if owner == "" { // made before tenants, by a station gone since
-		owner = defaultTenant
-	}
-	if owner != tenant {
+	if r.Tenant != tenant {
 		return nil, nil, notFound
 	}
 	p := principalOf(ctx)

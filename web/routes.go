@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -17,13 +18,13 @@ type Access string
 
 // The access levels, from the most open.
 const (
-	Public     Access = "public"     // no credentials: login, the OpenAPI document
-	Anyone     Access = "anyone"     // any logged-in user or token
-	Recordings Access = "recordings" // any role of the tenant; a listener only within its groups
-	Reader     Access = "reader"     // admins and operators: read configuration and logs
-	Writer     Access = "writer"     // admins and operators: change users and tokens
-	RuleWriter Access = "rulewriter" // admins and operators: change rules; refused when rules_file is set
-	Operator   Access = "operator"   // operators only
+	Public       Access = "public"       // no credentials: login, the OpenAPI document
+	Anyone       Access = "anyone"       // any logged-in user or token
+	Recordings   Access = "recordings"   // any role of the tenant; a listener only within its groups
+	Reader       Access = "reader"       // admins and operators: read configuration and logs
+	Writer       Access = "writer"       // admins and operators: change users and tokens
+	RuleWriter   Access = "rulewriter"   // admins and operators: change rules; refused when rules_file is set
+	TenantWriter Access = "tenantwriter" // operators only: change tenants; refused when rules_file is set
 )
 
 // Route is one operation of the API and who may call it.
@@ -55,6 +56,9 @@ func add[I, O any](s *Server, acc Access, op huma.Operation, h func(context.Cont
 	write := op.Method != http.MethodGet && op.Method != http.MethodHead
 	if strings.Contains(op.Path, "{") {
 		op.Errors = append(op.Errors, http.StatusNotFound)
+	}
+	if acc == RuleWriter || acc == TenantWriter {
+		op.Errors = append(op.Errors, http.StatusConflict) // rules_file
 	}
 	if write {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
@@ -106,10 +110,11 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 		huma.WriteErr(s.api, ctx, http.StatusForbidden, msg)
 		return
 	}
-	if acc == RuleWriter && s.cfg.RulesFile != "" {
-		huma.WriteErr(s.api, ctx, http.StatusConflict, "the rules are managed in the rules file "+s.cfg.RulesFile+
-			" (rules_file in the configuration): change them there; the API cannot write them")
-		return
+	if acc == RuleWriter || acc == TenantWriter {
+		if err := rulesFileManaged(s.cfg.RulesFile); err != nil {
+			huma.WriteErr(s.api, ctx, http.StatusConflict, err.Error())
+			return
+		}
 	}
 	next(huma.WithValue(ctx, principalKey{}, p))
 }
@@ -124,13 +129,23 @@ func denied(p *auth.Principal, acc Access) string {
 			return "a listener may only list, play and download recordings"
 		}
 		return ""
-	case Operator:
+	case TenantWriter:
 		if p.Role != auth.Operator {
 			return "only an operator may do this"
 		}
 		return ""
 	}
 	return "unknown access level"
+}
+
+// rulesFileManaged refuses rule writes when rules_file is the source of
+// the rules: a change made here would be undone the next time the file is
+// applied.
+func rulesFileManaged(rulesFile string) error {
+	if rulesFile == "" {
+		return nil
+	}
+	return fmt.Errorf("the rules are managed by rules_file %s: a change made here would be undone when that file is next applied; edit the file instead", rulesFile)
 }
 
 func quote(s string) string { return `"` + s + `"` }

@@ -33,13 +33,20 @@ import (
 // Store is what the API needs from recgate's store (*store.Store).
 type Store interface {
 	Rules(ctx context.Context) (*rules.RuleSet, error)
-	UpdateRules(ctx context.Context, actor string, fn func(rs *rules.RuleSet) error) ([]store.Change, error)
+	CreateStation(ctx context.Context, actor, tenant string, st *rules.Station) ([]store.Change, error)
+	UpdateStation(ctx context.Context, actor, tenant, id string, fn func(st *rules.Station) error) ([]store.Change, error)
+	DeleteStation(ctx context.Context, actor, tenant, id string) ([]store.Change, error)
+	CreateGroup(ctx context.Context, actor, tenant string, g *rules.Group) ([]store.Change, error)
+	UpdateGroup(ctx context.Context, actor, tenant, name string, fn func(g *rules.Group) error) ([]store.Change, error)
+	DeleteGroup(ctx context.Context, actor, tenant, name string, force bool) ([]store.Change, error)
+	CreateTenant(ctx context.Context, actor string, t *rules.Tenant) ([]store.Change, error)
+	UpdateTenant(ctx context.Context, actor, id string, fn func(t *rules.Tenant) error) ([]store.Change, error)
+	DeleteTenant(ctx context.Context, actor, id string, force bool) ([]store.Change, error)
 
 	Recording(ctx context.Context, id int64) (*rules.Recording, error)
 	QueryRecordings(ctx context.Context, q store.RecordingQuery) ([]rules.Recording, string, error)
-	RecordingTenant(ctx context.Context, r *rules.Recording) (string, error)
 
-	Audit(ctx context.Context, since time.Time) ([]store.AuditEntry, error)
+	AuditEntries(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	LogAccess(ctx context.Context, e *store.AccessEntry) error
 	AccessLog(ctx context.Context, f store.AccessFilter) ([]store.AccessEntry, error)
 

@@ -392,70 +392,80 @@ func (s *Server) getStation(ctx context.Context, in *StationPath) (*StationOutpu
 	return &StationOutput{ETag: stationETag(st), Body: stationView(rs, st)}, nil
 }
 
-// updateStation runs fn on the tenant's station inside one rules
-// transaction, checking If-Match there, and returns the result.
-func (s *Server) updateStation(ctx context.Context, tenant, id, ifMatch string, fn func(rs *rules.RuleSet, st *rules.Station) error) (*StationOutput, error) {
-	var out StationOutput
-	_, err := s.store.UpdateRules(ctx, principalOf(ctx).Actor(), func(rs *rules.RuleSet) error {
-		st, err := lookupStation(rs, tenant, id)
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, stationETag(st)); err != nil {
-			return err
-		}
-		if err := fn(rs, st); err != nil {
-			return err
-		}
-		if rs.Stations[id] != nil {
-			out = StationOutput{ETag: stationETag(st), Body: stationView(rs, st)}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &out, nil
+// stationResult is the answer to a station write: the station as
+// written, resolved with its tenant and groups from rs, the snapshot read
+// before the write. (Waiting here for the snapshot that holds the write
+// would reload every tenant's rules on the request's time; the next call
+// does that anyway.)
+func stationResult(rs *rules.RuleSet, st *rules.Station) *StationOutput {
+	return &StationOutput{ETag: stationETag(st), Body: stationView(resolveWith(rs, st), st)}
 }
 
 func (s *Server) patchStation(ctx context.Context, in *PatchStationInput) (*StationOutput, error) {
-	return s.updateStation(ctx, in.Tenant, in.ID, in.IfMatch, func(rs *rules.RuleSet, st *rules.Station) error {
-		return in.Body.apply(rs, in.Tenant, st)
-	})
-}
-
-func (s *Server) deleteStation(ctx context.Context, in *DeleteStationInput) (*struct{}, error) {
-	_, err := s.updateStation(ctx, in.Tenant, in.ID, in.IfMatch, func(rs *rules.RuleSet, st *rules.Station) error {
-		delete(rs.Stations, st.ID)
-		return nil
-	})
-	return nil, err
-}
-
-func (s *Server) createStation(ctx context.Context, in *CreateStationInput) (*StationOutput, error) {
-	var out StationOutput
-	_, err := s.store.UpdateRules(ctx, principalOf(ctx).Actor(), func(rs *rules.RuleSet) error {
-		if _, exists := rs.Stations[in.Body.ID]; exists {
-			// Station ids are unique across tenants: say only that the
-			// id is taken, never by whom.
-			return huma.Error409Conflict("station id " + quote(in.Body.ID) + " is already in use")
+	rs, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lookupStation(rs, in.Tenant, in.ID); err != nil {
+		return nil, err
+	}
+	var written *rules.Station
+	// The ETag is compared inside the write's transaction: a change
+	// committed by anyone since the client read the station is seen.
+	_, err = s.store.UpdateStation(ctx, principalOf(ctx).Actor(), in.Tenant, in.ID, func(st *rules.Station) error {
+		if err := checkIfMatch(in.IfMatch, stationETag(st)); err != nil {
+			return err
 		}
-		st := newStation(in.Body.ID, in.Tenant)
 		if err := in.Body.apply(rs, in.Tenant, st); err != nil {
 			return err
 		}
-		rs.Stations[st.ID] = st
-		out = StationOutput{ETag: stationETag(st), Body: stationView(rs, st)}
+		written = st.Clone()
 		return nil
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &out, nil
+	return stationResult(rs, written), nil
 }
 
-func newStation(id, _ string) *rules.Station {
-	return &rules.Station{ID: id, Kind: rules.SIPPhone}
+func (s *Server) deleteStation(ctx context.Context, in *DeleteStationInput) (*struct{}, error) {
+	// The store's delete takes no check: If-Match is compared with the
+	// freshest snapshot (every commit before this request), just before.
+	rs, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := lookupStation(rs, in.Tenant, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIfMatch(in.IfMatch, stationETag(st)); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.DeleteStation(ctx, principalOf(ctx).Actor(), in.Tenant, in.ID); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
+}
+
+func (s *Server) createStation(ctx context.Context, in *CreateStationInput) (*StationOutput, error) {
+	rs, err := s.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &rules.Station{ID: in.Body.ID, Tenant: in.Tenant, Kind: rules.SIPPhone}
+	if err := in.Body.apply(rs, in.Tenant, st); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.CreateStation(ctx, principalOf(ctx).Actor(), in.Tenant, st); err != nil {
+		if rules.ErrorCode(err) == rules.ECONFLICT {
+			// Station ids are unique across tenants: say only that the
+			// id is taken, never by whom.
+			return nil, huma.Error409Conflict("station id " + quote(in.Body.ID) + " is already in use")
+		}
+		return nil, s.fail(ctx, err)
+	}
+	return stationResult(rs, st), nil
 }
 
 func (s *Server) explain(ctx context.Context, in *ExplainInput) (*ExplainOutput, error) {

@@ -1,48 +1,48 @@
 package web
 
 import (
-	"time"
-
 	"context"
-	"github.com/recgate/recgate/store"
 
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 // The few places that know how tenants sit in a rules.RuleSet.
 
 // defaultTenant holds everything from before tenants.
-const defaultTenant = "default"
+const defaultTenant = rules.DefaultTenant
 
 // stationTenant is the tenant a station belongs to.
-func stationTenant(_ *rules.Station) string { return defaultTenant }
+func stationTenant(st *rules.Station) string { return st.TenantID() }
 
-// tenantGroups returns tenant's groups (nil for an unknown tenant). The
-// map is the rule set's own: adding to it adds a group.
-func tenantGroups(rs *rules.RuleSet, tenant string) map[string]*rules.Group {
-	if tenant != defaultTenant {
-		return nil
-	}
-	return rs.Groups
-}
+// tenantGroups returns tenant's groups (nil for an unknown tenant).
+func tenantGroups(rs *rules.RuleSet, tenant string) map[string]*rules.Group { return rs.Groups(tenant) }
 
-// tenantExists reports whether tenant exists now.
+// tenantExists reports whether tenant exists now (a store that cannot be
+// read hides every tenant: the request is answered 404 rather than served
+// from nothing).
 func (s *Server) tenantExists(ctx context.Context, tenant string) bool {
-	return tenant == defaultTenant
+	rs, err := s.store.Rules(ctx)
+	if rs == nil {
+		s.log.WarnContext(ctx, "api: rules not readable", "err", err)
+		return false
+	}
+	return rs.Tenants[tenant] != nil
 }
 
 // auditOf returns up to limit audit entries of tenant after id after,
 // oldest first.
 func (s *Server) auditOf(ctx context.Context, tenant string, after int64, limit int) ([]store.AuditEntry, error) {
-	all, err := s.store.Audit(ctx, time.Time{})
-	if err != nil {
-		return nil, err
+	return s.store.AuditEntries(ctx, store.AuditFilter{Tenant: tenant, After: after, Limit: limit})
+}
+
+// resolveWith is rs with st in place of its stored version: enough to
+// resolve st's directions (its tenant, group and the defaults) without
+// copying the whole rule set.
+func resolveWith(rs *rules.RuleSet, st *rules.Station) *rules.RuleSet {
+	small := &rules.RuleSet{Defaults: rs.Defaults, Tenants: map[string]*rules.Tenant{}, Stations: map[string]*rules.Station{st.ID: st}}
+	if t := rs.Tenants[st.TenantID()]; t != nil {
+		small.Tenants[t.ID] = t
 	}
-	var out []store.AuditEntry
-	for _, e := range all {
-		if e.ID > after && len(out) < limit {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return small
 }

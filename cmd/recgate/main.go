@@ -139,6 +139,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newExplainCmd(a),
 		newStationCmd(a),
 		newGroupCmd(a),
+		newTenantCmd(a),
 		newRuleCmd(a),
 		newProfilesCmd(a),
 		newRecordingsCmd(a),

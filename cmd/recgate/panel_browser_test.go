@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -168,17 +167,16 @@ func TestPanelInABrowser(t *testing.T) {
 	start := time.Now().Add(-time.Hour).UTC()
 	end := start.Add(2 * time.Second)
 	recs := []*rules.Recording{
-		{UniqueID: "BR-REC-1", Station: "1001", Direction: rules.InboundQueue, Mode: rules.Auto, Trigger: rules.TriggerAuto,
+		{UniqueID: "BR-REC-1", Tenant: rules.DefaultTenant, Station: "1001", Direction: rules.InboundQueue, Mode: rules.Auto, Trigger: rules.TriggerAuto,
 			Rule: "group:sales", File: wav, CallerID: "+48601234567", DID: "221234567", Queue: "sales", State: rules.StateEnded,
 			StartedAt: &start, EndedAt: &end, Answered: ptrBool(true)},
-		{UniqueID: "BR-REC-2", Station: "2000", Direction: rules.InboundDirect, Mode: rules.Auto, Trigger: rules.TriggerAuto,
+		{UniqueID: "BR-REC-2", Tenant: rules.DefaultTenant, Station: "2000", Direction: rules.InboundDirect, Mode: rules.Auto, Trigger: rules.TriggerAuto,
 			Rule: "station:2000", CallerID: hostileText + "\u202e", DID: hostileText, Queue: hostileText, State: rules.StateRemoved,
 			StartedAt: &start, EndedAt: &end, Answered: ptrBool(false)},
 	}
 	if err := h.m.Store.SaveRecordings(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	stampDefaultTenant(t, filepath.Join(h.dir, "recgate.db"))
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
@@ -352,17 +350,3 @@ func TestPanelInABrowser(t *testing.T) {
 }
 
 func ptrBool(b bool) *bool { return &b }
-
-// stampDefaultTenant marks the recordings as tenant default's, as the
-// call path stamps them once recordings carry their tenant.
-func stampDefaultTenant(t *testing.T, db string) {
-	t.Helper()
-	d, err := sql.Open("sqlite3", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := d.Exec("UPDATE recordings SET tenant = 'default' WHERE tenant = ''"); err != nil {
-		t.Fatal(err)
-	}
-}

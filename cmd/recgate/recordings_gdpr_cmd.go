@@ -28,8 +28,8 @@ func newRecordingsGDPRCmds(a *app) []*cobra.Command {
 // cliAddress is the access log's address for what the CLI does.
 const cliAddress = "cli"
 
-func tenantFlag(cmd *cobra.Command, tenant *string) {
-	cmd.Flags().StringVar(tenant, "tenant", "default", "the tenant whose recordings")
+func recordingsTenantFlag(cmd *cobra.Command, tenant *string) {
+	cmd.Flags().StringVar(tenant, "tenant", rules.DefaultTenant, "the tenant whose recordings")
 }
 
 // subject opens the store and finds the data subject number in tenant.
@@ -84,7 +84,7 @@ func newRecordingsSearchCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	tenantFlag(cmd, &tenant)
+	recordingsTenantFlag(cmd, &tenant)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -162,7 +162,7 @@ func newRecordingsExportCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	tenantFlag(cmd, &tenant)
+	recordingsTenantFlag(cmd, &tenant)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "the archive to write (- for standard output)")
 	actorFlag(cmd, &actor)
 	return cmd
@@ -213,7 +213,7 @@ func newRecordingsEraseCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	tenantFlag(cmd, &tenant)
+	recordingsTenantFlag(cmd, &tenant)
 	cmd.Flags().BoolVar(&yes, "yes", false, "yes, erase them for good")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	actorFlag(cmd, &actor)

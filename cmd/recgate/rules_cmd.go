@@ -23,9 +23,9 @@ func newRulesCmd(a *app) *cobra.Command {
 
 func newRulesImportCmd(a *app) *cobra.Command {
 	var dryRun bool
-	var actor string
+	var actor, tenant string
 	cmd := &cobra.Command{
-		Use:   "import FILE",
+		Use:   "import FILE [--tenant ID]",
 		Short: "Validate a rules file and replace the rules with it in one transaction",
 		Long: "Validates the whole file first (unknown keys, bad modes, directions, kinds, unknown\n" +
 			"groups or profiles are errors naming the line), then applies it in one transaction,\n" +
@@ -36,23 +36,13 @@ func newRulesImportCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rs, err := rulesfile.Parse(bytes.NewReader(data), args[0])
-			if err != nil {
-				return err
-			}
 			st, err := a.openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			var changes []store.Change
-			if dryRun {
-				cur, err := st.LoadRules(cmd.Context())
-				if err != nil {
-					return err
-				}
-				changes = store.Diff(cur, rs)
-			} else if changes, err = st.ReplaceRules(cmd.Context(), actor, rs); err != nil {
+			changes, err := importFile(cmd.Context(), st, bytes.NewReader(data), args[0], actor, tenant, dryRun)
+			if err != nil {
 				return err
 			}
 			printChanges(a.env.Stdout, changes, dryRun)
@@ -60,13 +50,15 @@ func newRulesImportCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and show the changes without writing")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "replace this tenant's rules only (docs/tenants.md)")
 	cmd.Flags().StringVar(&actor, "actor", defaultActor(), "who makes the change (audit log)")
 	return cmd
 }
 
 func newRulesExportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "export [FILE]",
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "export [FILE] [--tenant ID]",
 		Short: "Write the rules as YAML to FILE, or to stdout",
 		Args:  maxArgs(1, "[FILE]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,7 +67,7 @@ func newRulesExportCmd(a *app) *cobra.Command {
 				return err
 			}
 			var b bytes.Buffer
-			if err := rulesfile.Write(&b, rs); err != nil {
+			if err := writeRules(&b, rs, tenant); err != nil {
 				return err
 			}
 			if len(args) == 0 || args[0] == "-" {
@@ -85,6 +77,8 @@ func newRulesExportCmd(a *app) *cobra.Command {
 			return rulesfile.WriteFile(args[0], b.Bytes())
 		},
 	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "write this tenant's file only")
+	return cmd
 }
 
 func printChanges(w io.Writer, changes []store.Change, dryRun bool) {

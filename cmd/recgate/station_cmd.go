@@ -15,6 +15,7 @@ import (
 // stationFlags are the optional attributes of station add/set.
 type stationFlags struct {
 	name, kind, group, announce, retention string
+	tenant                                 string
 }
 
 func (f *stationFlags) register(cmd *cobra.Command) {
@@ -23,11 +24,17 @@ func (f *stationFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.group, "group", "", "the group it inherits from (\"\" for none)")
 	cmd.Flags().StringVar(&f.announce, "announce", "", "play the recording notice: yes, no or inherit")
 	cmd.Flags().StringVar(&f.retention, "retention-days", "", "keep its recordings N days (\"inherit\" for the group's)")
+	cmd.Flags().StringVar(&f.tenant, "tenant", "", "the tenant it belongs to (add: "+rules.DefaultTenant+"; set: moves it, with --group)")
 }
 
 // apply sets the flags the user gave on st and checks them against rs.
 func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.Station) error {
 	fl := cmd.Flags()
+	if fl.Changed("tenant") {
+		if err := setStationTenant(rs, st, f.tenant, fl.Changed("group")); err != nil {
+			return err
+		}
+	}
 	if fl.Changed("name") {
 		st.Name = f.name
 	}
@@ -40,8 +47,9 @@ func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.St
 	}
 	if fl.Changed("group") {
 		if f.group != "" {
-			if _, ok := rs.Groups[f.group]; !ok {
-				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q (%s)", f.group, validList("groups", rs.GroupNames()))
+			if rs.Group(st.TenantID(), f.group) == nil {
+				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q%s (%s)", f.group, inTenant(st.TenantID()),
+					validList("groups", rs.GroupNames(st.TenantID())))
 			}
 		}
 		st.Group = f.group
@@ -93,7 +101,7 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 				case !add && !exists:
 					return rules.Errorf(rules.ENOTFOUND, "unknown station %q (add it with: recgate station add %s)", id, id)
 				case add:
-					st = &rules.Station{ID: id, Kind: rules.SIPPhone}
+					st = &rules.Station{ID: id, Tenant: rules.DefaultTenant, Kind: rules.SIPPhone}
 					rs.Stations[id] = st
 				}
 				return f.apply(cmd, rs, st)
@@ -129,6 +137,7 @@ func newStationRmCmd(a *app) *cobra.Command {
 // stationJSON is a station in list --json.
 type stationJSON struct {
 	ID            string        `json:"id"`
+	Tenant        string        `json:"tenant"`
 	Name          string        `json:"name"`
 	Kind          rules.Kind    `json:"kind"`
 	Group         string        `json:"group"`
@@ -140,8 +149,9 @@ type stationJSON struct {
 
 func newStationListCmd(a *app) *cobra.Command {
 	var asJSON bool
+	var tenant string
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
+		Use:   "list [--tenant ID] [--json]",
 		Short: "List stations with the mode each direction resolves to now",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -149,8 +159,12 @@ func newStationListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := make([]stationJSON, 0, len(rs.Stations))
-			for _, id := range rs.StationIDs() {
+			ids, err := stationIDsOf(rs, tenant)
+			if err != nil {
+				return err
+			}
+			out := make([]stationJSON, 0, len(ids))
+			for _, id := range ids {
 				st := rs.Stations[id]
 				eff := rules.ModeSet{}
 				for _, d := range rules.AllDirections() {
@@ -160,24 +174,34 @@ func newStationListCmd(a *app) *cobra.Command {
 				if own == nil {
 					own = rules.ModeSet{}
 				}
-				out = append(out, stationJSON{ID: id, Name: st.Name, Kind: st.Kind, Group: st.Group,
+				out = append(out, stationJSON{ID: id, Tenant: st.TenantID(), Name: st.Name, Kind: st.Kind, Group: st.Group,
 					Announce: st.Announce, RetentionDays: st.RetentionDays, Rules: own, Effective: eff})
 			}
 			if asJSON {
 				return printJSON(a.env.Stdout, out)
 			}
-			printStations(a.env.Stdout, out)
+			printStations(a.env.Stdout, out, len(rs.Tenants) > 1 && tenant == "")
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's stations")
 	return cmd
 }
 
-func printStations(w io.Writer, list []stationJSON) {
+// printStations prints the station table; withTenant adds a TENANT
+// column (only when several tenants are listed, so a deployment without
+// tenants sees the table it always did).
+func printStations(w io.Writer, list []stationJSON, withTenant bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withTenant {
+		fmt.Fprint(tw, "TENANT\t")
+	}
 	fmt.Fprintln(tw, "ID\tNAME\tKIND\tGROUP\t"+directionHeaders()+"\tANNOUNCE")
 	for _, s := range list {
+		if withTenant {
+			fmt.Fprintf(tw, "%s\t", s.Tenant)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
 		for _, d := range rules.AllDirections() {
 			m := string(s.Effective[d])

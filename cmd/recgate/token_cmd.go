@@ -50,7 +50,7 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 				at := time.Now().Add(d).UTC()
 				t.ExpiresAt = &at
 			}
-			if err := t.Validate(nil); err != nil {
+			if err := t.Validate(rules.ValidateTenantID); err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
 			st, err := a.openStore(cmd)

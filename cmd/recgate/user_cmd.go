@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -86,7 +85,7 @@ func newUserAddCmd(a *app) *cobra.Command {
 			if err := f.apply(cmd, &u.Role, &u.Tenant, &u.Groups); err != nil {
 				return err
 			}
-			if err := u.Validate(nil); err != nil {
+			if err := u.Validate(rules.ValidateTenantID); err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
 			hash, err := readNewPassword(a.env)
@@ -305,14 +304,14 @@ func describeScope(role auth.Role, tenant string, groups []string) string {
 	return s
 }
 
-// tenantIDPattern is SPEC 9's tenant id.
-var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// checkTenant refuses a malformed tenant id for a user or token. An empty
-// id (an operator) passes.
+// checkTenant refuses a malformed tenant id for a user or token (the
+// store refuses one that does not exist). An empty id (an operator) passes.
 func checkTenant(_ *cobra.Command, _ *store.Store, tenant string) error {
-	if tenant != "" && !tenantIDPattern.MatchString(tenant) {
-		return rules.Errorf(rules.EINVALID, "--tenant %q: a tenant id is 1 to 63 of a-z, 0-9 and -, starting with a letter or digit", tenant)
+	if tenant == "" {
+		return nil
+	}
+	if err := rules.ValidateTenantID(tenant); err != nil {
+		return rules.Errorf(rules.EINVALID, "--tenant: %v", err)
 	}
 	return nil
 }

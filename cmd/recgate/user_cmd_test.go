@@ -5,10 +5,14 @@ import (
 	"testing"
 
 	"github.com/recgate/recgate/auth"
+	"github.com/recgate/recgate/rules"
 )
 
 func TestUserAndTokenCLI(t *testing.T) {
 	e := newCLIEnv(t)
+	if _, err := e.openStore().CreateTenant(t.Context(), "test", rules.NewTenant("acme")); err != nil {
+		t.Fatal(err)
+	}
 	pw := strings.NewReader("correct horse battery\n")
 	if r := e.runIn(pw, "user", "add", "root", "--role", "operator", "--actor", "boot"); r.code != exitOK {
 		t.Fatalf("user add operator: %v", r)
@@ -24,9 +28,10 @@ func TestUserAndTokenCLI(t *testing.T) {
 		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin"}, exitInvalid, "a admin needs a tenant"},
 		{"correct horse battery\n", []string{"user", "add", "anna", "--tenant", "acme"}, exitInvalid, "--role is required"},
 		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "boss", "--tenant", "acme"}, exitInvalid, "invalid role"},
-		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin", "--tenant", "Acme!"}, exitInvalid, "--tenant"},
+		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin", "--tenant", "Acme!"}, exitInvalid, `invalid tenant id "Acme!"`},
 		{"correct horse battery\n", []string{"user", "add", "root", "--role", "operator"}, exitConflict, "already exists"},
 		{"", []string{"user", "set", "nobody", "--disabled", "yes"}, exitNotFound, "unknown user"},
+		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin", "--tenant", "nope"}, exitNotFound, `unknown tenant "nope"`},
 		{"", []string{"token", "revoke", "x"}, exitInvalid, "positive number"},
 		{"", []string{"token", "revoke", "99"}, exitNotFound, "unknown token"},
 		{"", []string{"token", "create", "ci", "--role", "admin", "--tenant", "acme", "--expires", "soon"}, exitInvalid, "--expires"},
