@@ -195,6 +195,9 @@ func (s *Station) Validate() error {
 	if err := ValidateStationID(s.ID); err != nil {
 		return err
 	}
+	if err := ValidateText("name", s.Name); err != nil {
+		return fmt.Errorf("station %s: %w", s.ID, err)
+	}
 	if s.Tenant != "" {
 		if err := ValidateTenantID(s.Tenant); err != nil {
 			return fmt.Errorf("station %s: %w", s.ID, err)

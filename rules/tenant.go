@@ -91,6 +91,9 @@ func (t *Tenant) Validate() error {
 	if err := ValidateTenantID(t.ID); err != nil {
 		return err
 	}
+	if err := ValidateText("name", t.Name); err != nil {
+		return fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
 	if err := ValidateTimeZone(t.TimeZone); err != nil {
 		return fmt.Errorf("tenant %s: %w", t.ID, err)
 	}

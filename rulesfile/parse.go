@@ -35,8 +35,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/recgate/recgate/rules"
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/recgate/recgate/rules"
 )
 
 // MaxFileSize bounds the size of a rules file, about 100 bytes per station
@@ -93,6 +96,7 @@ func ParseFile(r io.Reader, name string) (*File, error) {
 // problem is one thing wrong in the file.
 type problem struct {
 	line int // 0 when the line is not known
+	col  int // 0 when the column is not known
 	msg  string
 }
 
@@ -115,12 +119,14 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	p.addLine(line, fmt.Sprintf(format, args...))
 }
 
-func (p *parser) addLine(line int, msg string) {
+func (p *parser) addLine(line int, msg string) { p.addPos(line, 0, msg) }
+
+func (p *parser) addPos(line, col int, msg string) {
 	if len(p.problems) >= maxProblems {
 		p.dropped = true
 		return
 	}
-	p.problems = append(p.problems, problem{line, msg})
+	p.problems = append(p.problems, problem{line, col, msg})
 }
 
 // err returns every problem, sorted by line, as one *rules.Error.
@@ -131,9 +137,12 @@ func (p *parser) err() error {
 	sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].line < p.problems[j].line })
 	lines := make([]string, 0, len(p.problems)+1)
 	for _, pr := range p.problems {
-		if pr.line > 0 {
+		switch {
+		case pr.line > 0 && pr.col > 0:
+			lines = append(lines, fmt.Sprintf("%s:%d:%d: %s", p.file, pr.line, pr.col, pr.msg))
+		case pr.line > 0:
 			lines = append(lines, fmt.Sprintf("%s:%d: %s", p.file, pr.line, pr.msg))
-		} else {
+		default:
 			lines = append(lines, fmt.Sprintf("%s: %s", p.file, pr.msg))
 		}
 	}
@@ -143,18 +152,39 @@ func (p *parser) err() error {
 	return &rules.Error{Code: rules.EINVALID, Message: strings.Join(lines, "\n")}
 }
 
+// syntax records a YAML syntax error at the line and column an editor
+// shows for it.
+func (p *parser) syntax(data []byte, err error) {
+	line, col, msg := SyntaxError(data, err)
+	p.addPos(line, col, "invalid YAML: "+msg)
+}
+
 // yamlLine matches the line number in go.yaml.in/yaml/v3 syntax errors.
 var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
-// syntax records a YAML syntax error, keeping its line number.
-func (p *parser) syntax(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
+// SyntaxError describes err, a syntax error go.yaml.in/yaml/v3 returned for
+// data, as an editor would: the 1-based line and column of the character
+// where the file stops being YAML (0 when not known) and the message
+// without its position. yaml/v3 reports the line where the enclosing
+// construct began, counted from 0 for parser errors (an unclosed "{" on
+// line 2 noticed on line 3 is reported as "line 1"), so the position is
+// taken from a second parser, github.com/goccy/go-yaml, which reports the
+// token it stopped at. yaml/v3's line is never past the problem, so when
+// the other parser names an earlier line (the start of a multi-line token)
+// or accepts the file (the two disagree on a few corner cases), yaml/v3's
+// line is kept, without a column. The configuration loader uses it too.
+func SyntaxError(data []byte, err error) (line, col int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}
-	p.addLine(line, "invalid YAML: "+msg)
+	_, perr := goccyparser.ParseBytes(data, 0)
+	var se *goccy.SyntaxError
+	if errors.As(perr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line >= line {
+		line, col = se.Token.Position.Line, se.Token.Position.Column
+	}
+	return line, col, msg
 }
 
 // document parses the whole file. The returned rule set is meaningful only
@@ -169,7 +199,7 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 		if errors.Is(err, io.EOF) {
 			p.addLine(0, `the file has no rules (write "defaults: {}" for an empty rule set)`)
 		} else {
-			p.syntax(err)
+			p.syntax(data, err)
 		}
 		return rs
 	}
@@ -177,7 +207,7 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 	if err := dec.Decode(&next); err == nil {
 		p.errorf(&next, "more than one YAML document (only one is allowed)")
 	} else if !errors.Is(err, io.EOF) {
-		p.syntax(err)
+		p.syntax(data, err)
 	}
 	if len(doc.Content) != 1 {
 		p.errorf(&doc, "expected one YAML document")
@@ -363,7 +393,11 @@ func (p *parser) entry(n *yaml.Node, prefix string, allowed []string) entry {
 		switch key {
 		case "name":
 			if s, ok := p.text(prefix, key, v, val); ok {
-				e.name = s
+				if err := rules.ValidateText(key, s); err != nil {
+					p.errorf(v, "%s%v", prefix, err)
+				} else {
+					e.name = s
+				}
 			}
 		case "kind":
 			if s, ok := p.text(prefix, key, v, val); ok {

@@ -127,7 +127,7 @@ func TestParseExampleFiles(t *testing.T) {
 		{"1001", rules.Outbound, rules.Auto, "group:sales", false},
 		{"1001", rules.InboundDirect, rules.OnDemand, "group:sales", false},
 		{"1002", rules.InboundDirect, rules.Auto, "station:1002", false},
-		{"1101", rules.Outbound, rules.OnDemand, "group:support", false},
+		{"1101", rules.Outbound, rules.OnDemand, "group:support", true},
 		{"1102", rules.InboundQueue, rules.Auto, "group:support", true},
 		{"1201", rules.InboundDirect, rules.Off, "group:registration", false},
 		{"1201", rules.InboundQueue, rules.Auto, "group:registration", false},
@@ -307,7 +307,7 @@ func richRuleSet() *rules.RuleSet {
 	rs.Groups(rules.DefaultTenant)["123"] = &rules.Group{Name: "123", Profile: "record-all", RetentionDays: ptr(0), Modes: rules.ModeSet{}}
 	rs.Groups(rules.DefaultTenant)["null"] = &rules.Group{Name: "null", Modes: rules.ModeSet{}}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Modes: rules.ModeSet{}}
-	rs.Stations["0042"] = &rules.Station{ID: "0042", Name: "line\nbreak \"quoted\" \\ # : {x}", Group: "true", Modes: rules.ModeSet{}}
+	rs.Stations["0042"] = &rules.Station{ID: "0042", Name: "Łódź: \"quoted\" \\ # : {x}", Group: "true", Modes: rules.ModeSet{}}
 	rs.Stations["acme-1001@pbx"] = &rules.Station{ID: "acme-1001@pbx", Kind: rules.Gateway, Group: "123",
 		Announce: ptr(true), RetentionDays: ptr(7),
 		Modes: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.OnDemand, rules.InboundQueue: rules.Off, rules.Internal: rules.Auto}}
@@ -353,7 +353,7 @@ groups:
   sales: {profile: sales, announce: false, retention_days: 90}
   "true": {inbound_queue: auto}
 stations:
-  "0042": {name: "line\nbreak \"quoted\" \\ # : {x}", group: "true"}
+  "0042": {name: "Łódź: \"quoted\" \\ # : {x}", group: "true"}
   "1001": {name: "Anna (sales desk)", kind: sip_phone, group: sales}
   "1e3": {name: "  spaces  ", announce: false}
   "acme-1001@pbx":

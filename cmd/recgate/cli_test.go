@@ -48,7 +48,21 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createStore(t, e.db)
 	return e
+}
+
+// createStore creates an empty database at path, as a first `recgate
+// serve` or `recgate init` does: the other verbs use an existing one only.
+func createStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cliResult is what one recgate invocation did.
@@ -712,7 +726,7 @@ func TestCLIRulesImportExport(t *testing.T) {
 
 	// "-" reads the file from stdin; an import replaces the whole set.
 	r := e.runIn(strings.NewReader("groups:\n  sales: {profile: sales}\nstations:\n  \"1001\": {group: sales}\n"),
-		"rules", "import", "-", "--actor", "stdin")
+		"rules", "import", "-", "--actor", "stdin", "--prune")
 	if r.code != exitOK {
 		t.Fatalf("import -: %v", r)
 	}
@@ -1068,8 +1082,14 @@ func TestCLIRetention(t *testing.T) {
 	auditBefore := len(e.audit())
 
 	// --dry-run lists what would go and deletes nothing.
-	// Paths leading outside the directory are reported as refused already.
-	out := e.ok("retention", "run", "--dry-run")
+	// Paths leading outside the directory are reported as refused already,
+	// and the dry run exits as the real run will: 4, some refused.
+	dry := e.run("retention", "run", "--dry-run")
+	if dry.code != exitConflict || dry.stderr != "recgate: retention: 2 recording(s) would not be deleted (see above)\n" ||
+		!strings.Contains(dry.stdout, "retention (dry run, nothing deleted): 4 would be deleted, 2 would be skipped\n") {
+		t.Errorf("retention run --dry-run: %v\nwant exit 4, as the real run", dry)
+	}
+	out := dry.stdout
 	for _, name := range expired {
 		want := "would delete recording " + id(name) + " "
 		if name == "dots" || name == "symdir" {

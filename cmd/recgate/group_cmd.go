@@ -18,7 +18,8 @@ func newGroupCmd(a *app) *cobra.Command {
 }
 
 func newGroupAddCmd(a *app, add bool) *cobra.Command {
-	var profile, retention, announce, actor, tenant string
+	var profile, retention, announce, tenant string
+	var w ruleWriter
 	use, short := "set NAME", "Change a group"
 	if add {
 		use, short = "add NAME", "Add a group, optionally from a built-in profile"
@@ -46,7 +47,7 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				groups, err := tenantGroups(rs, tenant)
 				if err != nil {
 					return err
@@ -78,20 +79,21 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 	cmd.Flags().StringVar(&retention, "retention-days", "", "keep recordings N days (\"inherit\" to keep forever)")
 	cmd.Flags().StringVar(&announce, "announce", "", "play the recording notice: yes, no or inherit")
 	tenantFlag(cmd, &tenant)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 func newGroupRmCmd(a *app) *cobra.Command {
 	var force bool
-	var actor, tenant string
+	var w ruleWriter
+	var tenant string
 	cmd := &cobra.Command{
 		Use:   "rm NAME [--force]",
 		Short: "Remove a group; --force also moves its stations to no group",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				groups, err := tenantGroups(rs, tenant)
 				if err != nil {
 					return err
@@ -119,7 +121,7 @@ func newGroupRmCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "move the group's stations to no group")
 	tenantFlag(cmd, &tenant)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
@@ -187,7 +189,7 @@ func printGroups(w io.Writer, list []groupJSON) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPROFILE\t"+directionHeaders()+"\tANNOUNCE\tRETENTION\tSTATIONS")
 	for _, g := range list {
-		fmt.Fprintf(tw, "%s\t%s", g.Name, orDash(g.Profile))
+		fmt.Fprintf(tw, "%s\t%s", orDash(g.Name), orDash(g.Profile))
 		for _, d := range rules.AllDirections() {
 			m := string(g.Effective[d])
 			if m == "" {

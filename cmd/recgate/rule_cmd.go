@@ -21,7 +21,8 @@ func newRuleCmd(a *app) *cobra.Command {
 }
 
 func newRuleSetCmd(a *app, set bool) *cobra.Command {
-	var actor, tenant string
+	var w ruleWriter
+	var tenant string
 	use, n, names := "unset TARGET DIRECTION", 2, "<STATION|group:NAME|tenant:ID|default> DIRECTION"
 	short := "Remove a mode so the level inherits it again"
 	if set {
@@ -43,7 +44,7 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 					return rules.Errorf(rules.EINVALID, "%v", err)
 				}
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				modes, err := targetModes(rs, args[0], tenant)
 				if err != nil {
 					return err
@@ -58,7 +59,7 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 		},
 	}
 	tenantFlag(cmd, &tenant)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 

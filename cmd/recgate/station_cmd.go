@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 // stationFlags are the optional attributes of station add/set.
@@ -79,7 +80,7 @@ func newStationCmd(a *app) *cobra.Command {
 
 func newStationAddCmd(a *app, add bool) *cobra.Command {
 	var f stationFlags
-	var actor string
+	var w ruleWriter
 	use, short := "set ID", "Change a station"
 	if add {
 		use, short = "add ID", "Add a station"
@@ -93,7 +94,7 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 			if err := rules.ValidateStationID(id); err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				st, exists := rs.Stations[id]
 				switch {
 				case add && exists:
@@ -109,19 +110,19 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 func newStationRmCmd(a *app) *cobra.Command {
-	var actor string
+	var w ruleWriter
 	cmd := &cobra.Command{
 		Use:   "rm ID",
 		Short: "Remove a station and its own rules (its recordings' metadata stays)",
 		Args:  exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				if _, ok := rs.Stations[id]; !ok {
 					return rules.Errorf(rules.ENOTFOUND, "unknown station %q", id)
 				}
@@ -130,7 +131,7 @@ func newStationRmCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
@@ -200,9 +201,9 @@ func printStations(w io.Writer, list []stationJSON, withTenant bool) {
 	fmt.Fprintln(tw, "ID\tNAME\tKIND\tGROUP\t"+directionHeaders()+"\tANNOUNCE")
 	for _, s := range list {
 		if withTenant {
-			fmt.Fprintf(tw, "%s\t", s.Tenant)
+			fmt.Fprintf(tw, "%s\t", orDash(s.Tenant))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", orDash(s.ID), orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
 		for _, d := range rules.AllDirections() {
 			m := string(s.Effective[d])
 			if _, own := s.Rules[d]; own {
@@ -218,15 +219,50 @@ func printStations(w io.Writer, list []stationJSON, withTenant bool) {
 	}
 }
 
+// ruleWriter holds the flags every verb that changes the rules takes.
+type ruleWriter struct {
+	actor    string
+	override bool // --override-rules-file
+}
+
+func (w *ruleWriter) register(cmd *cobra.Command) {
+	actorFlag(cmd, &w.actor)
+	cmd.Flags().BoolVar(&w.override, overrideFlag, false,
+		"change the database although rules_file manages the rules (undone when the file is next applied)")
+}
+
+// overrideFlag lets a writing verb change rules that rules_file manages.
+const overrideFlag = "override-rules-file"
+
+// openWriter opens the store for a verb that changes the rules: it refuses
+// when rules_file manages them (rules.RulesFileManaged) unless w.override,
+// and checks the actor.
+func (a *app) openWriter(cmd *cobra.Command, w *ruleWriter) (*store.Store, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.ValidateText("--actor", w.actor); err != nil {
+		return nil, err
+	}
+	if err := rules.RulesFileManaged(cfg.RulesFile); err != nil {
+		if !w.override {
+			return nil, rules.Errorf(rules.ECONFLICT, "%v (or pass --%s to change the database until then)", err, overrideFlag)
+		}
+		fmt.Fprintf(a.env.Stderr, "recgate: warning: rules_file %s manages the rules; this change lasts until the file is next applied\n", cfg.RulesFile)
+	}
+	return a.openStore(cmd)
+}
+
 // update runs fn on the current rules in one audited transaction and
 // prints what changed.
-func (a *app) update(cmd *cobra.Command, actor string, fn func(rs *rules.RuleSet) error) error {
-	st, err := a.openStore(cmd)
+func (a *app) update(cmd *cobra.Command, w *ruleWriter, fn func(rs *rules.RuleSet) error) error {
+	st, err := a.openWriter(cmd, w)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	changes, err := st.UpdateRules(cmd.Context(), actor, fn)
+	changes, err := st.UpdateRules(cmd.Context(), w.actor, fn)
 	if err != nil {
 		return err
 	}

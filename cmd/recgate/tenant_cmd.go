@@ -68,7 +68,7 @@ func (f *tenantFlags) apply(cmd *cobra.Command, t *rules.Tenant) error {
 
 func newTenantAddCmd(a *app, add bool) *cobra.Command {
 	var f tenantFlags
-	var actor string
+	var w ruleWriter
 	use, short := "set ID", "Change a tenant's settings"
 	if add {
 		use, short = "add ID", "Add a tenant"
@@ -82,7 +82,7 @@ func newTenantAddCmd(a *app, add bool) *cobra.Command {
 			if err := rules.ValidateTenantID(id); err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
-			st, err := a.openStore(cmd)
+			st, err := a.openWriter(cmd, &w)
 			if err != nil {
 				return err
 			}
@@ -93,9 +93,9 @@ func newTenantAddCmd(a *app, add bool) *cobra.Command {
 				if err := f.apply(cmd, t); err != nil {
 					return err
 				}
-				changes, err = st.CreateTenant(cmd.Context(), actor, t)
+				changes, err = st.CreateTenant(cmd.Context(), w.actor, t)
 			} else {
-				changes, err = st.UpdateTenant(cmd.Context(), actor, id, func(t *rules.Tenant) error { return f.apply(cmd, t) })
+				changes, err = st.UpdateTenant(cmd.Context(), w.actor, id, func(t *rules.Tenant) error { return f.apply(cmd, t) })
 			}
 			if err != nil {
 				return err
@@ -105,24 +105,24 @@ func newTenantAddCmd(a *app, add bool) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 func newTenantRmCmd(a *app) *cobra.Command {
 	var force bool
-	var actor string
+	var w ruleWriter
 	cmd := &cobra.Command{
 		Use:   "rm ID [--force]",
 		Short: "Remove a tenant; --force also removes its stations and groups",
 		Args:  exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(cmd)
+			st, err := a.openWriter(cmd, &w)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			changes, err := st.DeleteTenant(cmd.Context(), actor, args[0], force)
+			changes, err := st.DeleteTenant(cmd.Context(), w.actor, args[0], force)
 			if err != nil {
 				return err
 			}
@@ -131,7 +131,7 @@ func newTenantRmCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "also remove the tenant's stations and groups (their recordings' metadata stays)")
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 

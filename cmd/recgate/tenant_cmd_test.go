@@ -241,9 +241,14 @@ func TestCLIRulesImportTenant(t *testing.T) {
 		t.Errorf("re-import of acme's export: %s", out)
 	}
 
-	// --tenant replaces that tenant only.
+	// --tenant replaces that tenant only; what acme's new file leaves out
+	// is deleted with --prune only.
+	acme2 := write("acme2.yaml", "tenant: acme\ndefaults: {outbound: auto}\nstations:\n  \"acme-1001\": {}\n")
+	if r := e.run("rules", "import", acme2, "--tenant", "acme"); r.code != exitConflict || !strings.Contains(r.stderr, "would delete") {
+		t.Errorf("import --tenant acme deleting without --prune: %v", r)
+	}
 	auditBefore := len(e.audit())
-	out := e.ok("rules", "import", write("acme2.yaml", "tenant: acme\ndefaults: {outbound: auto}\nstations:\n  \"acme-1001\": {}\n"), "--tenant", "acme", "--actor", "admin")
+	out := e.ok("rules", "import", acme2, "--tenant", "acme", "--actor", "admin", "--prune")
 	if !strings.HasPrefix(out, "applied ") {
 		t.Errorf("import --tenant acme: %s", out)
 	}
