@@ -365,8 +365,13 @@ func TestCatalogPluralsAndFormats(t *testing.T) {
 	}
 }
 
-// hostile is caller data meant to run script or hide text.
-const hostile = "\"><script>alert(1)</script><img src=x onerror=alert(2)>\u202e\x1b[31m"
+// hostile is caller data meant to run script or hide text; hostileName
+// is the markup of it that a station's name may hold (the rules refuse
+// control characters in names).
+const (
+	hostileName = "\"><script>alert(1)</script><img src=x onerror=alert(2)>"
+	hostile     = hostileName + "\u202e\x1b[31m"
+)
 
 func TestPanelShowsHostileDataInert(t *testing.T) {
 	e := newEnv(t)
@@ -374,7 +379,7 @@ func TestPanelShowsHostileDataInert(t *testing.T) {
 		if err := seedSales(rs); err != nil {
 			return err
 		}
-		rs.Stations["1001"].Name = hostile
+		rs.Stations["1001"].Name = hostileName
 		return nil
 	})
 	e.user("anna", auth.Admin)
