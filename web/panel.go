@@ -180,21 +180,21 @@ func (s *Server) panelPage(pn *panel, rt panelRoute) http.Handler {
 			langValue = c.Value
 		}
 		pr.lang = pn.catalogs.pick(langValue, r.Header.Get("Accept-Language"))
-		if rt.access != Public || r.URL.Path == "/" {
-			p, status, _ := s.authenticate(r)
-			switch {
-			case p != nil:
-				pr.p = p
-				r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
-				pr.r = r
-			case rt.access == Public:
-			case status == http.StatusUnauthorized && r.Method == http.MethodGet:
-				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			default:
-				s.panelError(pr, &panelErr{status: status, key: "error.login_again"})
-				return
-			}
+		// Public pages know who is logged in too (the start page sends
+		// them on), but do not need anyone.
+		p, status, _ := s.authenticate(r)
+		switch {
+		case p != nil:
+			pr.p = p
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+			pr.r = r
+		case rt.access == Public:
+		case status == http.StatusUnauthorized && r.Method == http.MethodGet:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		default:
+			s.panelError(pr, &panelErr{status: status, key: "error.login_again"})
+			return
 		}
 		if strings.Contains(rt.pattern, "{tenant}") {
 			tenant := r.PathValue("tenant")
@@ -344,10 +344,8 @@ func inert(s string) string {
 }
 
 func printable(r rune) bool {
-	return r != utf8RuneError && unicode.IsPrint(r) && !unicode.Is(unicode.Bidi_Control, r)
+	return unicode.IsPrint(r) && !unicode.Is(unicode.Bidi_Control, r)
 }
-
-const utf8RuneError = '\uFFFD'
 
 // Mode is a mode's name in the language.
 func (v *view) Mode(m string) string { return v.pr.lang.keyOr("mode."+m, m) }

@@ -408,7 +408,7 @@ func (s *Server) panelGroupSave(pr *pageRequest) error {
 	return pr.redirect(pr.base() + "/groups?saved=" + url.QueryEscape(name))
 }
 
-// since parses a date of a filter (YYYY-MM-DD) as midnight in loc.
+// parseDay parses a date of a filter (YYYY-MM-DD) as midnight in loc.
 func parseDay(v string, loc *time.Location) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, true

@@ -293,7 +293,6 @@ func (s *Server) panelSubjectExport(pr *pageRequest) error {
 	if err := LogSubjectExport(pr.ctx(), s.store, by, sub); err != nil {
 		return err
 	}
-	pr.w.Header().Del("Content-Security-Policy")
 	s.streamArchive(pr.ctx(), pr.w, by.Tenant, sub)
 	return nil
 }
@@ -322,7 +321,7 @@ func (s *Server) panelSubjectErase(pr *pageRequest) error {
 	return s.renderSubject(pr, http.StatusOK, page)
 }
 
-// since is a helper for templates: the start of a recording.
+// startOf is when a recording began: started, else armed.
 func startOf(r *Recording) *time.Time {
 	if r.StartedAt != nil {
 		return r.StartedAt

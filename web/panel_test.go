@@ -541,3 +541,24 @@ func readArchive(t *testing.T, data []byte) ([]string, []map[string]any) {
 	slices.Sort(names)
 	return names, meta
 }
+
+func TestPanelOperatorPicksATenant(t *testing.T) {
+	e := newEnv(t)
+	e.seedRules(seedSales)
+	e.user("root", auth.Operator)
+	e.user("anna", auth.Admin)
+	b := e.browser()
+	b.login("root")
+	p := b.get("/")
+	if !strings.HasPrefix(p.url, "/tenants") {
+		t.Fatalf("an operator starts at %s, want /tenants", p.url)
+	}
+	p.has(t, "Customers", `href="/t/default/"`)
+	b.get("/t/default/").has(t, "Phones", "2 phones")
+
+	a := e.browser()
+	a.login("anna")
+	if p := a.get("/tenants"); !strings.HasPrefix(p.url, "/t/default/") {
+		t.Errorf("an admin at /tenants lands on %s, want its own tenant", p.url)
+	}
+}
