@@ -26,8 +26,9 @@ import (
 
 // The customer panel in a real browser: Debian's headless chromium driven
 // by chromedp, against the real server (FastAGI and web listener) of
-// startServerWith. With RECGATE_SCREENSHOTS=DIR set, the main pages are
-// saved there as PNG (the README's pictures: RECGATE_SCREENSHOTS=docs/img).
+// startServerWith. With RECGATE_SCREENSHOTS=DIR set (relative to the
+// module's root), the main pages are saved there as PNG: the README's
+// pictures come from RECGATE_SCREENSHOTS=docs/img.
 
 // findChromium returns the browser's path, or skips the test (fails it
 // under RECGATE_TEST_REQUIRE_ALL=1).
@@ -154,12 +155,6 @@ func TestPanelInABrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.m.Store.UpdateRules(ctx, "test", func(rs *rules.RuleSet) error {
-		rs.Stations["2000"].Name = hostileText
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	wav := filepath.Join(h.recDir, "1001-tone.wav")
 	if err := os.WriteFile(wav, sineWAV(2, 8000), 0o644); err != nil {
 		t.Fatal(err)
@@ -170,9 +165,6 @@ func TestPanelInABrowser(t *testing.T) {
 		{UniqueID: "BR-REC-1", Tenant: rules.DefaultTenant, Station: "1001", Direction: rules.InboundQueue, Mode: rules.Auto, Trigger: rules.TriggerAuto,
 			Rule: "group:sales", File: wav, CallerID: "+48601234567", DID: "221234567", Queue: "sales", State: rules.StateEnded,
 			StartedAt: &start, EndedAt: &end, Answered: ptrBool(true)},
-		{UniqueID: "BR-REC-2", Tenant: rules.DefaultTenant, Station: "2000", Direction: rules.InboundDirect, Mode: rules.Auto, Trigger: rules.TriggerAuto,
-			Rule: "station:2000", CallerID: hostileText + "\u202e", DID: hostileText, Queue: hostileText, State: rules.StateRemoved,
-			StartedAt: &start, EndedAt: &end, Answered: ptrBool(false)},
 	}
 	if err := h.m.Store.SaveRecordings(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -201,6 +193,9 @@ func TestPanelInABrowser(t *testing.T) {
 	bw := &browserWatch{}
 	bw.listen(bctx)
 	shots := os.Getenv("RECGATE_SCREENSHOTS")
+	if shots != "" && !filepath.IsAbs(shots) {
+		shots = filepath.Join("..", "..", shots) // relative to the module's root, not this package
+	}
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 			if shots == "" {
@@ -288,6 +283,18 @@ func TestPanelInABrowser(t *testing.T) {
 	do("pause", chromedp.Evaluate[chromedp.Void](`document.getElementById("player").pause()`), shot("recording"))
 
 	// Every page with hostile data stays inert (no dialog, no error).
+	if _, err := h.m.Store.UpdateRules(ctx, "test", func(rs *rules.RuleSet) error {
+		rs.Stations["2000"].Name = hostileText
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Store.SaveRecordings(ctx, []*rules.Recording{{UniqueID: "BR-REC-2", Tenant: rules.DefaultTenant, Station: "2000",
+		Direction: rules.InboundDirect, Mode: rules.Auto, Trigger: rules.TriggerAuto, Rule: "station:2000",
+		CallerID: hostileText + "\u202e", DID: hostileText, Queue: hostileText, State: rules.StateRemoved,
+		StartedAt: &start, EndedAt: &end, Answered: ptrBool(false)}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"/t/default/phones", "/t/default/phones/2000", "/t/default/recordings",
 		fmt.Sprintf("/t/default/recordings/%d", rec.ID+1), "/t/default/subject?number=221234567", "/t/default/audit",
 		"/t/default/access", "/t/default/users"} {
