@@ -35,7 +35,7 @@ const MinSubjectDigits = 3
 
 // NumberDigits returns the digits of a phone number as a person or a PBX
 // writes it ("+48 601-234-567" → "48601234567"), without an international
-// "00" prefix.
+// "00" prefix ("0048…" → "48…"; a country code never starts with 0).
 func NumberDigits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -43,7 +43,11 @@ func NumberDigits(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return strings.TrimPrefix(b.String(), "00")
+	d := b.String()
+	if rest, ok := strings.CutPrefix(d, "00"); ok && rest != "" && rest[0] != '0' {
+		return rest
+	}
+	return d
 }
 
 // SameNumber reports whether the number in field (a caller id or a number

@@ -178,3 +178,20 @@ func TestHoldRefusesDeleteAndEraseUntilReleased(t *testing.T) {
 		t.Errorf("hold audit %v", holds)
 	}
 }
+
+func FuzzSameNumber(f *testing.F) {
+	for _, s := range [][2]string{{"+48601234567", "601234567"}, {"0048 601-234-567", "1001"}, {"", "x"}, {"<script>", "00"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if SameNumber(a, b) != SameNumber(b, a) {
+			t.Fatalf("SameNumber(%q, %q) is not symmetric", a, b)
+		}
+		if SameNumber(a, b) && (NumberDigits(a) == "" || NumberDigits(b) == "") {
+			t.Fatalf("SameNumber(%q, %q) without digits", a, b)
+		}
+		if d := NumberDigits(a); d != "" && !SameNumber(a, d) {
+			t.Fatalf("%q is not the same number as its digits %q", a, d)
+		}
+	})
+}
