@@ -562,3 +562,59 @@ func TestPanelOperatorPicksATenant(t *testing.T) {
 		t.Errorf("an admin at /tenants lands on %s, want its own tenant", p.url)
 	}
 }
+
+func TestPanelRecordingFiltersAndPaging(t *testing.T) {
+	e := newEnv(t)
+	e.seedRules(seedSales)
+	e.user("anna", auth.Admin)
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var recs []*rules.Recording
+	for i := range 60 {
+		st, d := "1001", rules.Outbound
+		if i%3 == 0 {
+			st, d = "2001", rules.InboundQueue
+		}
+		at := t0.Add(time.Duration(i) * 6 * time.Hour) // 15 days
+		recs = append(recs, &rules.Recording{UniqueID: "p" + itoa64(int64(i)), Tenant: defaultTenant, Station: st, Direction: d,
+			Mode: rules.Auto, Trigger: rules.TriggerAuto, Rule: "group:sales", CallerID: "+4860100" + itoa64(int64(1000+i)),
+			State: rules.StateEnded, StartedAt: &at, EndedAt: &at})
+	}
+	if err := e.st.SaveRecordings(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.login("anna")
+	count := func(p page) int { return strings.Count(p.body, `<td class="caller">`) }
+
+	p := b.get("/t/default/recordings")
+	if n := count(p); n != 50 || !strings.Contains(p.body, "50 recordings on this page") {
+		t.Fatalf("first page: %d rows", n)
+	}
+	next := regexp.MustCompile(`<a href="([^"]*)" id="next">`).FindStringSubmatch(p.body)
+	if next == nil {
+		t.Fatal("no next page link")
+	}
+	p = b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	if n := count(p); n != 10 || strings.Contains(p.body, `id="next"`) || !strings.Contains(p.body, "First page") {
+		t.Errorf("second page: %d rows", n)
+	}
+	if n := count(b.get("/t/default/recordings?station=2001")); n != 20 {
+		t.Errorf("station 2001: %d rows, want 20", n)
+	}
+	if n := count(b.get("/t/default/recordings?direction=inbound_queue&group=board")); n != 20 {
+		t.Errorf("queue calls of board: %d rows, want 20", n)
+	}
+	// 21 November in Warsaw (UTC+1) holds the starts at 04:00, 10:00,
+	// 16:00 and 22:00 UTC; the 20th's 22:00 UTC is 23:00 of the 20th.
+	if n := count(b.get("/t/default/recordings?since=2026-11-21&until=2026-11-21")); n != 4 {
+		t.Errorf("one day: %d rows, want 4", n)
+	}
+	if n := count(b.get("/t/default/recordings?number=601001007")); n != 1 {
+		t.Errorf("by number: %d rows, want 1", n)
+	}
+	for _, bad := range []string{"?direction=up", "?trigger=x", "?since=yesterday", "?cursor=zzz"} {
+		if p := b.get("/t/default/recordings" + bad); p.status != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d, want 422", bad, p.status)
+		}
+	}
+}
