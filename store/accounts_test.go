@@ -211,3 +211,41 @@ func TestAccessLog(t *testing.T) {
 		t.Fatalf("second page %+v", page)
 	}
 }
+
+func TestTenantRemovedTakesItsAccounts(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, tempDB(t))
+	for _, id := range []string{"acme", "bravo"} {
+		if _, err := s.CreateTenant(ctx, "root", rules.NewTenant(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateUser(ctx, "root", &auth.User{Login: id + "-admin", Tenant: id, Role: auth.Admin}, "h"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateToken(ctx, "root", &auth.Token{Name: "ci", Tenant: id, Role: auth.Admin}, "hash-"+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := s.User(ctx, "acme-admin")
+	if err := s.CreateSession(ctx, "sess", u.ID, "", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteTenant(ctx, "root", "acme", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.User(ctx, "acme-admin"); rules.ErrorCode(err) != rules.ENOTFOUND {
+		t.Errorf("the removed tenant's user: %v", err)
+	}
+	if _, err := s.TokenByHash(ctx, "hash-acme"); rules.ErrorCode(err) != rules.ENOTFOUND {
+		t.Errorf("the removed tenant's token: %v", err)
+	}
+	if _, err := s.SessionUser(ctx, "sess", time.Hour); rules.ErrorCode(err) != rules.ENOTFOUND {
+		t.Errorf("the removed tenant's session: %v", err)
+	}
+	if _, err := s.User(ctx, "bravo-admin"); err != nil {
+		t.Errorf("another tenant's user: %v", err)
+	}
+	if _, err := s.TokenByHash(ctx, "hash-bravo"); err != nil {
+		t.Errorf("another tenant's token: %v", err)
+	}
+}

@@ -84,3 +84,25 @@ func TestQueryRecordingsFiltersAndPages(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultsMatchTheRuleSet(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, tempDB(t))
+	if _, err := s.UpdateRules(ctx, "t", func(rs *rules.RuleSet) error {
+		rs.Defaults = rules.Defaults{Announce: true, Modes: rules.ModeSet{rules.InboundQueue: rules.Auto, rules.Outbound: rules.OnDemand}}
+		acme := rules.NewTenant("acme")
+		acme.Modes = rules.ModeSet{rules.Internal: rules.Auto} // a tenant's default is not global
+		rs.Tenants["acme"] = acme
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Defaults(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.LoadRules(ctx)
+	if fmt.Sprint(d) != fmt.Sprint(rs.Defaults) {
+		t.Fatalf("Defaults %+v, the rule set's %+v", d, rs.Defaults)
+	}
+}

@@ -112,9 +112,11 @@ func (s *Server) registerAuth() {
 		Description: "Sets an HttpOnly, SameSite session cookie. Repeated failures slow down per login and per address (429 with Retry-After); the error never says which part was wrong.",
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge},
 	}, s.login)
-	add(s, Anyone, huma.Operation{
+	// Logout needs no valid session: an expired one still gets its cookie
+	// cleared (a cross-site post is refused like any other).
+	add(s, Public, huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"accounts"},
-		Summary: "End the session", DefaultStatus: http.StatusNoContent,
+		Summary: "End the session and clear its cookie", DefaultStatus: http.StatusNoContent,
 	}, s.logout)
 	add(s, Anyone, huma.Operation{
 		OperationID: "get-me", Method: http.MethodGet, Path: "/me", Tags: []string{"accounts"},

@@ -154,6 +154,21 @@ func (e *env) addUser(login, tenant string, role auth.Role, password string, gro
 	}
 }
 
+func TestErrorsNeverEchoAPassword(t *testing.T) {
+	e := newEnv(t)
+	e.token("admin", defaultTenant, auth.Admin)
+	for _, tc := range []struct{ path, body string }{
+		{"/api/v1/login", `{"login": "anna", "password": "` + strings.Repeat("s3cret", 50) + `"}`},
+		{"/api/v1/login", `{"login": "anna", "password": "s3cret-long-enough", "extra": 1}`},
+		{"/api/v1/tenants/default/users", `{"login": "bob", "role": "admin", "password": "s3cret"}`},
+	} {
+		r := e.checked("admin", "POST", tc.path, tc.body)
+		if r.status < 400 || strings.Contains(string(r.body), "s3cret") {
+			t.Errorf("POST %s: %d %s", tc.path, r.status, r.body)
+		}
+	}
+}
+
 func TestLoginThrottledNeverSaysWhichPartWasWrong(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("anna", defaultTenant, auth.Admin, "correct horse battery")

@@ -198,14 +198,20 @@ func (s *Server) panelPage(pn *panel, rt panelRoute) http.Handler {
 		}
 		if strings.Contains(rt.pattern, "{tenant}") {
 			tenant := r.PathValue("tenant")
-			if !pr.p.SeesTenant(tenant) || !s.tenantExists(r.Context(), tenant) {
+			var t *rules.Tenant
+			var err error
+			if pr.p.SeesTenant(tenant) {
+				t, err = s.store.Tenant(r.Context(), tenant)
+			}
+			switch {
+			case t == nil && (err == nil || rules.ErrorCode(err) == rules.ENOTFOUND):
 				s.panelError(pr, &panelErr{status: http.StatusNotFound, key: "error.not_found"})
 				return
+			case err != nil:
+				s.panelError(pr, err)
+				return
 			}
-			pr.tenant = tenant
-			if rs, err := s.store.Rules(r.Context()); err == nil && rs != nil {
-				pr.loc = tenantLocation(rs, tenant)
-			}
+			pr.tenant, pr.loc = tenant, tenantLocation(t)
 		}
 		if rt.access != Public {
 			if msg := denied(pr.p, rt.access); msg != "" {
@@ -436,13 +442,11 @@ func localPath(next, fallback string) string {
 	return fallback
 }
 
-// tenantLocation is the time zone people of tenant read times in (UTC
-// when it cannot be loaded, which validation prevents).
-func tenantLocation(rs *rules.RuleSet, tenant string) *time.Location {
-	if t := rs.Tenants[tenant]; t != nil {
-		if loc, err := t.Location(); err == nil {
-			return loc
-		}
+// tenantLocation is the time zone people of t read times in (UTC when it
+// cannot be loaded, which validation prevents).
+func tenantLocation(t *rules.Tenant) *time.Location {
+	if loc, err := t.Location(); err == nil {
+		return loc
 	}
 	return time.UTC
 }

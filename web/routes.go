@@ -2,13 +2,13 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/recgate/recgate/auth"
+	"github.com/recgate/recgate/rules"
 )
 
 // Access says who may call an operation. Tenant-scoped operations (a
@@ -57,6 +57,9 @@ func add[I, O any](s *Server, acc Access, op huma.Operation, h func(context.Cont
 	if strings.Contains(op.Path, "{") {
 		op.Errors = append(op.Errors, http.StatusNotFound)
 	}
+	if strings.Contains(op.Path, "{tenant}") {
+		op.Errors = append(op.Errors, http.StatusServiceUnavailable)
+	}
 	if acc == RuleWriter || acc == TenantWriter {
 		op.Errors = append(op.Errors, http.StatusConflict) // rules_file
 	}
@@ -101,7 +104,16 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	}
 	if strings.Contains(op.Path, "{tenant}") {
 		tenant := ctx.Param("tenant")
-		if !p.SeesTenant(tenant) || !s.tenantExists(r.Context(), tenant) {
+		exists := false
+		if p.SeesTenant(tenant) {
+			var err error
+			if exists, err = s.tenantExists(r.Context(), tenant); err != nil {
+				s.log.WarnContext(r.Context(), "api: tenant not readable", "tenant", tenant, "err", err)
+				huma.WriteErr(s.api, ctx, http.StatusServiceUnavailable, "the store is not available right now; try again")
+				return
+			}
+		}
+		if !exists {
 			huma.WriteErr(s.api, ctx, http.StatusNotFound, "unknown tenant "+quote(tenant))
 			return
 		}
@@ -111,7 +123,7 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	if acc == RuleWriter || acc == TenantWriter {
-		if err := rulesFileManaged(s.cfg.RulesFile); err != nil {
+		if err := rules.RulesFileManaged(s.cfg.RulesFile); err != nil {
 			huma.WriteErr(s.api, ctx, http.StatusConflict, err.Error())
 			return
 		}
@@ -136,16 +148,6 @@ func denied(p *auth.Principal, acc Access) string {
 		return ""
 	}
 	return "unknown access level"
-}
-
-// rulesFileManaged refuses rule writes when rules_file is the source of
-// the rules: a change made here would be undone the next time the file is
-// applied.
-func rulesFileManaged(rulesFile string) error {
-	if rulesFile == "" {
-		return nil
-	}
-	return fmt.Errorf("the rules are managed by rules_file %s: a change made here would be undone when that file is next applied; edit the file instead", rulesFile)
 }
 
 func quote(s string) string { return `"` + s + `"` }

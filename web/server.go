@@ -33,6 +33,10 @@ import (
 // Store is what the API needs from recgate's store (*store.Store).
 type Store interface {
 	Rules(ctx context.Context) (*rules.RuleSet, error)
+	Defaults(ctx context.Context) (rules.Defaults, error)
+	Tenant(ctx context.Context, id string) (*rules.Tenant, error)
+	Station(ctx context.Context, tenant, id string) (*rules.Station, error)
+	Group(ctx context.Context, tenant, name string) (*rules.Group, error)
 	CreateStation(ctx context.Context, actor, tenant string, st *rules.Station) ([]store.Change, error)
 	UpdateStation(ctx context.Context, actor, tenant, id string, fn func(st *rules.Station) error) ([]store.Change, error)
 	DeleteStation(ctx context.Context, actor, tenant, id string) ([]store.Change, error)
@@ -237,9 +241,20 @@ func clientOf(ctx context.Context) client {
 
 // detailTransformer makes huma's own validation problems say what is
 // wrong in detail, not only in the errors list: "validation failed:
-// body.rules.outbound: expected value to be one of ...".
+// body.rules.outbound: expected value to be one of ...". It never echoes a
+// password, nor a whole body (which may hold one), back in an error.
 func detailTransformer(_ huma.Context, _ string, v any) (any, error) {
-	if m, ok := v.(*huma.ErrorModel); ok && len(m.Errors) > 0 && !strings.Contains(m.Detail, ": ") {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	for _, e := range m.Errors {
+		_, object := e.Value.(map[string]any) // an unknown field's error carries the whole object
+		if object || e.Location == "body" || strings.Contains(e.Location, "password") {
+			e.Value = nil
+		}
+	}
+	if len(m.Errors) > 0 && !strings.Contains(m.Detail, ": ") {
 		parts := make([]string, 0, len(m.Errors))
 		for _, e := range m.Errors {
 			if e.Location != "" {

@@ -178,8 +178,8 @@ type StationCreate struct {
 	StationPatch
 }
 
-// apply sets p's fields on st, checking the group against the tenant's.
-func (p *StationPatch) apply(rs *rules.RuleSet, tenant string, st *rules.Station) error {
+// apply sets p's fields on st (the caller has checked the group).
+func (p *StationPatch) apply(st *rules.Station) {
 	if p.Name != nil {
 		st.Name = *p.Name
 	}
@@ -187,18 +187,20 @@ func (p *StationPatch) apply(rs *rules.RuleSet, tenant string, st *rules.Station
 		st.Kind = rules.Kind(*p.Kind)
 	}
 	if p.Group != nil {
-		if *p.Group != "" {
-			if _, ok := tenantGroups(rs, tenant)[*p.Group]; !ok {
-				return fieldError("body.group", "unknown group %q in tenant %s (%s)", *p.Group, tenant, groupList(rs, tenant))
-			}
-		}
 		st.Group = *p.Group
 	}
 	if p.Announce != nil {
 		st.Announce = parseAnnounce(*p.Announce)
 	}
 	st.Modes = p.Rules.apply(st.Modes)
-	return nil
+}
+
+// checkGroup checks the group p sets, if any.
+func (p *StationPatch) checkGroup(ctx context.Context, s *Server, tenant string) error {
+	if p.Group == nil || *p.Group == "" {
+		return nil
+	}
+	return s.checkGroup(ctx, tenant, *p.Group, "body.group")
 }
 
 func groupList(rs *rules.RuleSet, tenant string) string {
@@ -344,7 +346,7 @@ func (s *Server) snapshot(ctx context.Context) (*rules.RuleSet, error) {
 func lookupStation(rs *rules.RuleSet, tenant, id string) (*rules.Station, error) {
 	st := rs.Stations[id]
 	if st == nil || stationTenant(st) != tenant {
-		return nil, huma.Error404NotFound("unknown station " + quote(id) + " in tenant " + tenant)
+		return nil, notFoundStation(tenant, id)
 	}
 	return st, nil
 }
@@ -393,70 +395,73 @@ func (s *Server) getStation(ctx context.Context, in *StationPath) (*StationOutpu
 }
 
 // stationResult is the answer to a station write: the station as
-// written, resolved with its tenant and groups from rs, the snapshot read
-// before the write. (Waiting here for the snapshot that holds the write
-// would reload every tenant's rules on the request's time; the next call
-// does that anyway.)
-func stationResult(rs *rules.RuleSet, st *rules.Station) *StationOutput {
-	return &StationOutput{ETag: stationETag(st), Body: stationView(resolveWith(rs, st), st)}
+// written, resolved with its tenant, group and the defaults read now.
+func (s *Server) stationResult(ctx context.Context, st *rules.Station) (*StationOutput, error) {
+	rs, err := s.resolveFresh(ctx, st)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &StationOutput{ETag: stationETag(st), Body: stationView(rs, st)}, nil
+}
+
+// notFoundStation is the 404 of a station missing from tenant (or
+// another tenant's).
+func notFoundStation(tenant, id string) error {
+	return huma.Error404NotFound("unknown station " + quote(id) + " in tenant " + tenant)
 }
 
 func (s *Server) patchStation(ctx context.Context, in *PatchStationInput) (*StationOutput, error) {
-	rs, err := s.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := lookupStation(rs, in.Tenant, in.ID); err != nil {
+	if err := in.Body.checkGroup(ctx, s, in.Tenant); err != nil {
 		return nil, err
 	}
 	var written *rules.Station
 	// The ETag is compared inside the write's transaction: a change
 	// committed by anyone since the client read the station is seen.
-	_, err = s.store.UpdateStation(ctx, principalOf(ctx).Actor(), in.Tenant, in.ID, func(st *rules.Station) error {
+	_, err := s.store.UpdateStation(ctx, principalOf(ctx).Actor(), in.Tenant, in.ID, func(st *rules.Station) error {
 		if err := checkIfMatch(in.IfMatch, stationETag(st)); err != nil {
 			return err
 		}
-		if err := in.Body.apply(rs, in.Tenant, st); err != nil {
-			return err
-		}
+		in.Body.apply(st)
 		written = st.Clone()
 		return nil
 	})
+	if rules.ErrorCode(err) == rules.ENOTFOUND {
+		return nil, notFoundStation(in.Tenant, in.ID)
+	}
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return stationResult(rs, written), nil
+	return s.stationResult(ctx, written)
 }
 
 func (s *Server) deleteStation(ctx context.Context, in *DeleteStationInput) (*struct{}, error) {
 	// The store's delete takes no check: If-Match is compared with the
-	// freshest snapshot (every commit before this request), just before.
-	rs, err := s.snapshot(ctx)
-	if err != nil {
-		return nil, err
+	// station as stored just before.
+	st, err := s.store.Station(ctx, in.Tenant, in.ID)
+	if rules.ErrorCode(err) == rules.ENOTFOUND {
+		return nil, notFoundStation(in.Tenant, in.ID)
 	}
-	st, err := lookupStation(rs, in.Tenant, in.ID)
 	if err != nil {
-		return nil, err
+		return nil, s.fail(ctx, err)
 	}
 	if err := checkIfMatch(in.IfMatch, stationETag(st)); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.DeleteStation(ctx, principalOf(ctx).Actor(), in.Tenant, in.ID); err != nil {
+		if rules.ErrorCode(err) == rules.ENOTFOUND {
+			return nil, notFoundStation(in.Tenant, in.ID)
+		}
 		return nil, s.fail(ctx, err)
 	}
 	return nil, nil
 }
 
 func (s *Server) createStation(ctx context.Context, in *CreateStationInput) (*StationOutput, error) {
-	rs, err := s.snapshot(ctx)
-	if err != nil {
+	if err := in.Body.checkGroup(ctx, s, in.Tenant); err != nil {
 		return nil, err
 	}
 	st := &rules.Station{ID: in.Body.ID, Tenant: in.Tenant, Kind: rules.SIPPhone}
-	if err := in.Body.apply(rs, in.Tenant, st); err != nil {
-		return nil, err
-	}
+	in.Body.apply(st)
 	if _, err := s.store.CreateStation(ctx, principalOf(ctx).Actor(), in.Tenant, st); err != nil {
 		if rules.ErrorCode(err) == rules.ECONFLICT {
 			// Station ids are unique across tenants: say only that the
@@ -465,7 +470,7 @@ func (s *Server) createStation(ctx context.Context, in *CreateStationInput) (*St
 		}
 		return nil, s.fail(ctx, err)
 	}
-	return stationResult(rs, st), nil
+	return s.stationResult(ctx, st)
 }
 
 func (s *Server) explain(ctx context.Context, in *ExplainInput) (*ExplainOutput, error) {

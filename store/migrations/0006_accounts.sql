@@ -71,3 +71,11 @@ CREATE TABLE access_log (
 	recording_id INTEGER NOT NULL
 );
 CREATE INDEX access_log_tenant ON access_log (tenant, id);
+
+-- A tenant removed takes its users and tokens with it, in the same
+-- transaction: a tenant created again later under the same id must not
+-- find the old one's people and programs still able to sign in.
+CREATE TRIGGER tenants_del_accounts AFTER DELETE ON tenants BEGIN
+	DELETE FROM users WHERE tenant = old.id;
+	DELETE FROM tokens WHERE tenant = old.id;
+END;
