@@ -155,22 +155,29 @@ func copyAudio(zw *zip.Writer, dir, file, name string, modified *time.Time) erro
 type EraseResult struct {
 	Erased []int64            `json:"erased" doc:"recordings whose files and metadata are gone"`
 	Held   []int64            `json:"held" doc:"recordings under legal hold, kept"`
+	Live   []int64            `json:"live" doc:"calls still in progress, kept: erase again after they end"`
 	Failed map[int64]string   `json:"failed" doc:"recordings kept because their file could not be removed, and why"`
 	Proof  string             `json:"proof" doc:"the keyed hash of the number kept in the audit log"`
 	files  map[int64]struct{} // removed files (tests)
 }
 
 // EraseSubject erases the subject's recordings that are not under legal
-// hold: their files under dir first, then their metadata, with an erase
+// hold nor of a call in progress: their files under dir first, then their metadata, with an erase
 // in the access log per recording and one audit entry proving the
 // erasure without the number. A recording whose file cannot be removed
 // keeps its metadata (and is reported), so the erasure can be retried.
 func EraseSubject(ctx context.Context, st GDPRStore, dir string, by store.Removal, number string, sub *Subject) (*EraseResult, error) {
-	res := &EraseResult{Erased: []int64{}, Held: []int64{}, Failed: map[int64]string{}, files: map[int64]struct{}{}}
+	res := &EraseResult{Erased: []int64{}, Held: []int64{}, Live: []int64{}, Failed: map[int64]string{}, files: map[int64]struct{}{}}
 	var ids []int64
 	for _, r := range sub.Recordings {
 		if _, held := sub.Holds[r.ID]; held {
 			res.Held = append(res.Held, r.ID)
+			continue
+		}
+		if live(&r) {
+			// Its file is still being written and its row will be
+			// written again at hangup: erase it once the call ended.
+			res.Live = append(res.Live, r.ID)
 			continue
 		}
 		if r.File != "" && r.State != rules.StateRemoved && r.State != rules.StateDeleted {
@@ -202,12 +209,21 @@ func DeleteRecording(ctx context.Context, st GDPRStore, dir string, by store.Rem
 	if _, held := holds[r.ID]; held {
 		return rules.Errorf(rules.ECONFLICT, "recording %d is under legal hold: release it first", r.ID)
 	}
+	if live(r) {
+		return rules.Errorf(rules.ECONFLICT, "recording %d is of a call still in progress: delete it once the call ended", r.ID)
+	}
 	if r.File != "" && r.State != rules.StateRemoved && r.State != rules.StateDeleted {
 		if err := removeUnder(dir, r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rules.Errorf(rules.ECONFLICT, "the file of recording %d cannot be removed: %v", r.ID, err)
 		}
 	}
 	return st.DeleteRecording(ctx, by, r.ID)
+}
+
+// live reports whether r is of a call still in progress (armed or being
+// recorded).
+func live(r *rules.Recording) bool {
+	return r.State == rules.StateArmed || r.State == rules.StateRecording
 }
 
 // openUnder opens file through an os.Root on dir: a path outside it, or

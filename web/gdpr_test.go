@@ -133,3 +133,35 @@ func FuzzInert(f *testing.F) {
 		}
 	})
 }
+
+// TestEraseKeepsCallsInProgress: a call still being recorded is kept (its
+// row would be written again at hangup), and so is its file.
+func TestEraseKeepsCallsInProgress(t *testing.T) {
+	e := newEnv(t)
+	e.seedRules(seedSales)
+	recs := e.seedRecordings("+48601234567", "601234567")
+	recs[1].State, recs[1].EndedAt, recs[1].ID = rules.StateRecording, nil, 0
+	if err := e.st.SaveRecordings(context.Background(), []*rules.Recording{recs[1]}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sub, err := FindSubject(ctx, e.st, defaultTenant, "601234567", nil)
+	if err != nil || len(sub.Recordings) != 2 {
+		t.Fatalf("subject: %v %v", sub, err)
+	}
+	by := store.Removal{Tenant: defaultTenant, Actor: "dpo", Address: "cli"}
+	res, err := EraseSubject(ctx, e.st, e.recDir, by, "601234567", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Erased, []int64{recs[0].ID}) || !slices.Equal(res.Live, []int64{recs[1].ID}) {
+		t.Errorf("erase: %+v", res)
+	}
+	if _, err := os.Stat(recs[1].File); err != nil {
+		t.Errorf("the live call's file: %v", err)
+	}
+	live, _ := e.st.Recording(ctx, recs[1].ID)
+	if err := DeleteRecording(ctx, e.st, e.recDir, by, live); rules.ErrorCode(err) != rules.ECONFLICT {
+		t.Errorf("delete of a live call: %v", err)
+	}
+}

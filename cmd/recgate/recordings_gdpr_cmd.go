@@ -203,12 +203,15 @@ func newRecordingsEraseCmd(a *app) *cobra.Command {
 			} else {
 				fmt.Fprintf(a.env.Stdout, "erased %d recording(s); kept %d under legal hold; proof in the audit log: %s\n",
 					len(res.Erased), len(res.Held), res.Proof)
+				if len(res.Live) > 0 {
+					fmt.Fprintf(a.env.Stdout, "kept %d recording(s) of calls still in progress: run erase again after they end\n", len(res.Live))
+				}
 				for id, why := range res.Failed {
 					fmt.Fprintf(a.env.Stdout, "recording %d: NOT erased: %s\n", id, why)
 				}
 			}
-			if len(res.Failed) > 0 {
-				return rules.Errorf(rules.ECONFLICT, "erase: %d recording(s) not erased (see above); run erase again", len(res.Failed))
+			if n := len(res.Failed) + len(res.Live); n > 0 {
+				return rules.Errorf(rules.ECONFLICT, "erase: %d recording(s) not erased (see above); run erase again", n)
 			}
 			return nil
 		},
