@@ -33,6 +33,10 @@ type recordingRow struct {
 }
 
 func (v *view) durationOf(r *Recording) string {
+	switch rules.RecordingState(r.State) {
+	case rules.StateArmed, rules.StateNotActivated, rules.StateRemoved:
+		return "" // nothing was recorded
+	}
 	start := r.StartedAt
 	if r.PressedAt != nil {
 		start = r.PressedAt

@@ -161,10 +161,20 @@ func TestPanelInABrowser(t *testing.T) {
 	}
 	start := time.Now().Add(-time.Hour).UTC()
 	end := start.Add(2 * time.Second)
+	earlier, earliest := start.Add(-25*time.Minute), start.Add(-70*time.Minute)
+	earlierEnd := earlier.Add(2 * time.Second)
 	recs := []*rules.Recording{
 		{UniqueID: "BR-REC-1", Tenant: rules.DefaultTenant, Station: "1001", Direction: rules.InboundQueue, Mode: rules.Auto, Trigger: rules.TriggerAuto,
 			Rule: "group:sales", File: wav, CallerID: "+48601234567", DID: "221234567", Queue: "sales", State: rules.StateEnded,
 			StartedAt: &start, EndedAt: &end, Answered: ptrBool(true)},
+		// Two more calls, for the pictures: a *2 recording and an
+		// unanswered call.
+		{UniqueID: "BR-REC-3", Tenant: rules.DefaultTenant, Station: "1002", Direction: rules.Outbound, Mode: rules.OnDemand,
+			Trigger: rules.TriggerOnDemand, Rule: "station:1002", File: wav, CallerID: "1002", DID: "+48221234567",
+			State: rules.StateEnded, StartedAt: &earlier, PressedAt: &earlier, EndedAt: &earlierEnd, Answered: ptrBool(true)},
+		{UniqueID: "BR-REC-4", Tenant: rules.DefaultTenant, Station: "1003", Direction: rules.InboundDirect, Mode: rules.Auto,
+			Trigger: rules.TriggerAuto, Rule: "group:sales", CallerID: "+48501002003", DID: "221234568",
+			State: rules.StateRemoved, StartedAt: &earliest, EndedAt: &earliest, Answered: ptrBool(false)},
 	}
 	if err := h.m.Store.SaveRecordings(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -282,6 +292,21 @@ func TestPanelInABrowser(t *testing.T) {
 	}
 	do("pause", chromedp.Evaluate[chromedp.Void](`document.getElementById("player").pause()`), shot("recording"))
 
+	open("/t/default/subject?number=601234567")
+	do("subject", chromedp.WaitVisible(css("#export")), shot("subject"))
+
+	// Polish.
+	open("/t/default/recordings")
+	do("polski", chromedp.Click(css(`button[name="lang"][value="pl"]`)), chromedp.WaitVisible(css(`html[lang="pl"]`)), shot("recordings-pl"))
+	if h1, nav := text("h1"), text("header nav"); h1 != "Nagrywanie rozmów" || !strings.Contains(nav, "Telefony") || !strings.Contains(nav, "Użytkownicy") {
+		t.Errorf("in Polish: h1 %q, nav %q", h1, nav)
+	}
+	open("/t/default/phones/1001")
+	if v := text("#submit"); v != "Zatwierdź" {
+		t.Errorf("Polish submit button %q", v)
+	}
+	do("english", chromedp.Click(css(`button[name="lang"][value="en"]`)), chromedp.WaitVisible(css(`html[lang="en"]`)))
+
 	// Every page with hostile data stays inert (no dialog, no error).
 	if _, err := h.m.Store.UpdateRules(ctx, "test", func(rs *rules.RuleSet) error {
 		rs.Stations["2000"].Name = hostileText
@@ -307,20 +332,6 @@ func TestPanelInABrowser(t *testing.T) {
 		}
 		bw.check(t, p)
 	}
-	open("/t/default/subject?number=601234567")
-	do("subject", chromedp.WaitVisible(css("#export")), shot("subject"))
-
-	// Polish.
-	open("/t/default/recordings")
-	do("polski", chromedp.Click(css(`button[name="lang"][value="pl"]`)), chromedp.WaitVisible(css(`html[lang="pl"]`)), shot("recordings-pl"))
-	if h1, nav := text("h1"), text("header nav"); h1 != "Nagrywanie rozmów" || !strings.Contains(nav, "Telefony") || !strings.Contains(nav, "Użytkownicy") {
-		t.Errorf("in Polish: h1 %q, nav %q", h1, nav)
-	}
-	open("/t/default/phones/1001")
-	if v := text("#submit"); v != "Zatwierdź" {
-		t.Errorf("Polish submit button %q", v)
-	}
-	do("english", chromedp.Click(css(`button[name="lang"][value="en"]`)), chromedp.WaitVisible(css(`html[lang="en"]`)))
 
 	// Log out: the session is gone, its cookie opens nothing.
 	cookies, err := chromedp.Call(bctx, network.GetCookies, network.GetCookiesParams{})
