@@ -268,6 +268,18 @@ func TestPanelInABrowser(t *testing.T) {
 		t.Errorf("RECGATE_RULE %q, want station:1001", v)
 	}
 
+	// On a phone's screen: nothing wider than the screen but the tables,
+	// which scroll inside their box.
+	for _, p := range []string{"/t/default/phones/1001", "/t/default/recordings"} {
+		do("narrow "+p, chromedp.EmulateViewport(390, 844))
+		open(p)
+		w, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+		if err != nil || w > 0 {
+			t.Errorf("%s on a 390 px screen: %d px wider than the screen (%v)", p, w, err)
+		}
+	}
+	do("phone screen", shot("recordings-mobile"), chromedp.ResetViewport())
+
 	// Groups with the example setups.
 	open("/t/default/groups")
 	do("groups", chromedp.WaitVisible(css("table.presets")), shot("groups"))
