@@ -153,21 +153,20 @@ func copyAudio(zw *zip.Writer, dir, file, name string, modified *time.Time) erro
 
 // EraseResult is what an erasure did.
 type EraseResult struct {
-	Erased []int64            `json:"erased" doc:"recordings whose files and metadata are gone"`
-	Held   []int64            `json:"held" doc:"recordings under legal hold, kept"`
-	Live   []int64            `json:"live" doc:"calls still in progress, kept: erase again after they end"`
-	Failed map[int64]string   `json:"failed" doc:"recordings kept because their file could not be removed, and why"`
-	Proof  string             `json:"proof" doc:"the keyed hash of the number kept in the audit log"`
-	files  map[int64]struct{} // removed files (tests)
+	Erased []int64          `json:"erased" doc:"recordings whose files and metadata are gone"`
+	Held   []int64          `json:"held" doc:"recordings under legal hold, kept"`
+	Live   []int64          `json:"live" doc:"calls still in progress, kept: erase again after they end"`
+	Failed map[int64]string `json:"failed" doc:"recordings kept because their file could not be removed, and why"`
+	Proof  string           `json:"proof" doc:"the keyed hash of the number kept in the audit log"`
 }
 
 // EraseSubject erases the subject's recordings that are not under legal
-// hold nor of a call in progress: their files under dir first, then their metadata, with an erase
-// in the access log per recording and one audit entry proving the
-// erasure without the number. A recording whose file cannot be removed
+// hold nor of a call in progress: their files under dir first, then
+// their metadata, with an erase in the access log per recording and one
+// audit entry proving the erasure without the number. A recording whose file cannot be removed
 // keeps its metadata (and is reported), so the erasure can be retried.
 func EraseSubject(ctx context.Context, st GDPRStore, dir string, by store.Removal, number string, sub *Subject) (*EraseResult, error) {
-	res := &EraseResult{Erased: []int64{}, Held: []int64{}, Live: []int64{}, Failed: map[int64]string{}, files: map[int64]struct{}{}}
+	res := &EraseResult{Erased: []int64{}, Held: []int64{}, Live: []int64{}, Failed: map[int64]string{}}
 	var ids []int64
 	for _, r := range sub.Recordings {
 		if _, held := sub.Holds[r.ID]; held {
@@ -185,7 +184,6 @@ func EraseSubject(ctx context.Context, st GDPRStore, dir string, by store.Remova
 				res.Failed[r.ID] = err.Error()
 				continue
 			}
-			res.files[r.ID] = struct{}{}
 		}
 		ids = append(ids, r.ID)
 	}

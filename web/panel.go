@@ -237,6 +237,7 @@ type panelErr struct {
 	detail string // from the domain or the API handler (English), shown under the message
 }
 
+// Error implements error.
 func (e *panelErr) Error() string { return fmt.Sprintf("%d %s %s", e.status, e.key, e.detail) }
 
 // panelError renders err as an error page: a panelErr as is; a status
