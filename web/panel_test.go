@@ -618,3 +618,22 @@ func TestPanelRecordingFiltersAndPaging(t *testing.T) {
 		}
 	}
 }
+
+func TestPanelLoginIsThrottled(t *testing.T) {
+	e := newEnv(t)
+	e.seedRules(seedSales)
+	e.user("anna", auth.Admin)
+	b := e.browser()
+	var last page
+	for range 7 {
+		last = b.post("/login", "login", "anna", "password", "not her password")
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("the 7th wrong password: %d (Retry-After %q), want 429", last.status, last.header.Get("Retry-After"))
+	}
+	last.has(t, "Too many failed attempts")
+	// The right password waits too: the throttle is the API's, per login.
+	if p := b.post("/login", "login", "anna", "password", testPassword); p.status != http.StatusTooManyRequests {
+		t.Errorf("the right password while throttled: %d", p.status)
+	}
+}
