@@ -134,6 +134,21 @@ func TestSessionTimeouts(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d expired sessions left in the table", n)
 	}
+	// The sweeper removes what has expired, by either timeout, and
+	// nothing else.
+	for _, h := range []string{"live", "old", "idle"} {
+		if err := s.CreateSession(ctx, h, u.ID, "", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.db.Exec("UPDATE sessions SET expires_at = ? WHERE hash = 'old'", formatTime(now))
+	s.db.Exec("UPDATE sessions SET last_seen_at = ? WHERE hash = 'idle'", formatTime(now.Add(-idle)))
+	if n, err := s.DeleteExpiredSessions(ctx, idle); err != nil || n != 2 {
+		t.Fatalf("DeleteExpiredSessions = %d, %v; want 2", n, err)
+	}
+	if _, err := s.SessionUser(ctx, "live", idle); err != nil {
+		t.Fatalf("the live session after the sweep: %v", err)
+	}
 	if err := s.CreateSession(ctx, "s3", u.ID, "", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}

@@ -364,3 +364,20 @@ func TestRulesFileRefusesRuleWrites(t *testing.T) {
 		t.Errorf("POST token: %d %s", r.status, r.body)
 	}
 }
+
+func TestPublicURLIsATrustedOrigin(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.PublicURL = "https://recgate.example.com/" })
+	e.seedRules(seedSales)
+	e.token("admin", defaultTenant, auth.Admin)
+	// A proxy that rewrote Host: the browser's Origin is the public URL.
+	r := e.do("admin", "PATCH", "/api/v1/tenants/default/stations/1001", `{"name": "x"}`,
+		"Origin", "https://recgate.example.com", "Sec-Fetch-Site", "cross-site")
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH from the public URL's origin: %d %s", r.status, r.body)
+	}
+	r = e.do("admin", "PATCH", "/api/v1/tenants/default/stations/1001", `{"name": "y"}`,
+		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	if r.status != http.StatusForbidden {
+		t.Fatalf("PATCH from another origin: %d %s", r.status, r.body)
+	}
+}

@@ -18,12 +18,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recgate/recgate/auth"
 	"github.com/recgate/recgate/rules"
@@ -82,6 +84,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For and -Proto are believed
 	PublicURL      string         // web.public_url, for the OpenAPI servers list
 
+	// Registerer receives the API's request metrics (nil: none).
+	Registerer prometheus.Registerer
+
 	SessionIdle   time.Duration // a session unused this long ends (default 30m)
 	SessionMaxAge time.Duration // a session ends this long after login, however used (default 12h)
 	MaxBodyBytes  int64         // request bodies larger than this are refused with 413 (default 64 KiB)
@@ -138,8 +143,19 @@ func New(cfg Config, st Store, log *slog.Logger) *Server {
 	s.api.UseMiddleware(s.authorize)
 	s.register()
 	s.mountPanel(mux) // the customer panel (panel.go)
+	var h http.Handler = mux
+	if cfg.Registerer != nil {
+		h = newMetrics(cfg.Registerer).instrument(mux)
+	}
 	cop := http.NewCrossOriginProtection()
-	s.handler = s.withClient(securityHeaders(cop.Handler(mux)))
+	if origin := originOf(cfg.PublicURL); origin != "" {
+		// Behind a proxy that rewrites Host, the public address is still
+		// the API's own origin.
+		if err := cop.AddTrustedOrigin(origin); err != nil {
+			log.Warn("web.public_url not usable as a trusted origin", "url", cfg.PublicURL, "err", err)
+		}
+	}
+	s.handler = s.recoverPanics(s.withClient(securityHeaders(cop.Handler(h))))
 	return s
 }
 
@@ -164,6 +180,34 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// originOf is the scheme://host[:port] of an absolute URL ("" when none).
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
+}
+
+// recoverPanics answers a request whose handler panicked with a 500
+// problem and logs the panic; the server goes on serving.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprint(w, `{"title":"Internal Server Error","status":500,"detail":"internal error (logged on the server)"}`)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets the headers every API response carries.

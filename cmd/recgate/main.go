@@ -155,6 +155,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newTokenCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
+		newTestcallCmd(a),
 		newInitCmd(a),
 		newVersionCmd(a),
 	)

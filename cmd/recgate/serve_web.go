@@ -31,6 +31,7 @@ func (m *Main) openWeb(bg context.Context) error {
 		PublicURL:      cfg.Web.PublicURL,
 		SessionIdle:    cfg.Web.SessionIdleTimeout,
 		SessionMaxAge:  cfg.Web.SessionMaxAge,
+		Registerer:     m.Registry,
 	}, m.Store, m.Logger)
 	srv := web.NewHTTPServer(api.Handler(), m.Logger)
 	if cfg.Web.TLSCert != "" {

@@ -53,6 +53,12 @@ http:
   # /metrics (Prometheus), /healthz, /readyz. Empty disables the listener.
   listen: 127.0.0.1:9573
 
+web:
+  # The HTTP API (/api/v1; OpenAPI at /api/v1/openapi.json) for operators,
+  # customers' admins and programs; empty turns it off. Accounts come from
+  # recgate user add and recgate token create.
+  listen: 127.0.0.1:8573
+
 store:
   # SQLite file: rules, recordings' metadata and the audit log. ` + "`recgate init`" + `
   # created it empty; only ` + "`recgate serve`" + ` and ` + "`recgate init`" + ` create a database.
