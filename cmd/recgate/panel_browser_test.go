@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/recgate/recgate/auth"
+	wavfile "github.com/recgate/recgate/internal/wav"
 	"github.com/recgate/recgate/rules"
 )
 
@@ -158,6 +159,9 @@ func TestPanelInABrowser(t *testing.T) {
 	wav := filepath.Join(h.recDir, "1001-tone.wav")
 	if err := os.WriteFile(wav, sineWAV(2, 8000), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if info, err := wavfile.ReadFile(wav); err != nil || info.Samples != 16000 || info.NonSilent == 0 {
+		t.Fatalf("the test's tone is not a 2-second WAV with sound: %+v %v", info, err)
 	}
 	start := time.Now().Add(-time.Hour).UTC()
 	end := start.Add(2 * time.Second)
