@@ -237,14 +237,20 @@ func TestPanelInABrowser(t *testing.T) {
 		}
 		return strings.TrimSpace(v)
 	}
-	open := func(path string) int64 {
+	// open loads a page and returns its HTTP status, as the page's own
+	// navigation timing reports it (NavigateResponse can miss the
+	// document's response while a media element is still fetching).
+	open := func(path string) int {
 		t.Helper()
-		res, err := chromedp.Run(bctx, chromedp.NavigateResponse(base+path))
-		if err != nil {
+		if err := chromedp.Do(bctx, chromedp.Navigate(base+path)); err != nil {
 			t.Fatalf("open %s: %v", path, err)
 		}
+		status, err := chromedp.Run(bctx, chromedp.Evaluate[int](`performance.getEntriesByType("navigation")[0].responseStatus`))
+		if err != nil {
+			t.Fatalf("status of %s: %v", path, err)
+		}
 		bw.check(t, path)
-		return res.Status
+		return status
 	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
