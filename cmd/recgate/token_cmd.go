@@ -11,6 +11,7 @@ import (
 
 	"github.com/recgate/recgate/auth"
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 func newTokenCmd(a *app) *cobra.Command {
@@ -61,6 +62,12 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 			if err := checkTenant(cmd, st, t.Tenant); err != nil {
 				return err
 			}
+			if err := checkGroups(cmd, st, t.Tenant, t.Groups); err != nil {
+				return err
+			}
+			if err := checkTokenName(cmd, st, t.Tenant, t.Name); err != nil {
+				return err
+			}
 			secret, hash, err := auth.NewSecret(auth.TokenPrefix)
 			if err != nil {
 				return err
@@ -81,6 +88,28 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the secret is in \"token\")")
 	actorFlag(cmd, &actor)
 	return cmd
+}
+
+// checkTokenName refuses a name the tenant ("" for operators) has already
+// given a token, revoked ones included: the audit and access logs name a
+// token's actions "token:NAME", and two tokens of one name could not be
+// told apart there.
+func checkTokenName(cmd *cobra.Command, st *store.Store, tenant, name string) error {
+	ts, err := st.Tokens(cmd.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.Tenant == tenant && t.Name == name {
+			owner := "tenant " + tenant
+			if tenant == "" {
+				owner = "the operators"
+			}
+			return rules.Errorf(rules.ECONFLICT, "%s already has a token named %q (token %d): names tell tokens apart in the audit and access logs; choose another",
+				owner, name, t.ID)
+		}
+	}
+	return nil
 }
 
 // parseDays parses 90d or a Go duration.
@@ -108,6 +137,9 @@ func newTokenListCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := checkTenant(cmd, st, tenant); err != nil {
+				return err
+			}
 			ts, err := st.Tokens(cmd.Context(), tenant)
 			if err != nil {
 				return err
