@@ -211,23 +211,14 @@ func newAuditCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if entries == nil {
-				entries = []store.AuditEntry{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, entries)
-			}
-			if len(entries) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no audit entries")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWHEN\tACTOR\tOBJECT\tFIELD\tBEFORE\tAFTER")
-			for _, e := range entries {
-				at := e.At
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After))
-			}
-			return tw.Flush()
+			return table[store.AuditEntry]{
+				empty:  "no audit entries",
+				header: []string{"ID", "WHEN", "ACTOR", "OBJECT", "FIELD", "BEFORE", "AFTER"},
+				row: func(e store.AuditEntry) []string {
+					at := e.At
+					return []string{strconv.FormatInt(e.ID, 10), fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After)}
+				},
+			}.print(a.env.Stdout, entries, asJSON)
 		},
 	}
 	sinceFlag(list, &since)
