@@ -11,11 +11,16 @@ import (
 )
 
 // copyTables are the tables Copy moves, parents before the tables whose
-// foreign keys name them. settings (one row, made by the migrations) is
-// updated rather than inserted. A table added to the schema must be added
+// foreign keys name them. The one-row tables the migrations make
+// (copySingletons) are updated rather than inserted: settings, and the
+// GDPR key, which must travel with the audit log whose erasure proofs it
+// made. A table added to the schema must be added
 // here or to copySkip: TestCopyCoversEveryTable fails otherwise.
-var copyTables = []string{"settings", "tenants", "groups", "stations", "rules", "recordings", "audit",
-	"users", "user_groups", "sessions", "tokens", "token_groups", "access_log"}
+var copyTables = []string{"settings", "gdpr_key", "tenants", "groups", "stations", "rules", "recordings", "legal_holds",
+	"audit", "users", "user_groups", "sessions", "tokens", "token_groups", "access_log"}
+
+// copySingletons are the one-row tables (id 1) the migrations make.
+var copySingletons = map[string]bool{"settings": true, "gdpr_key": true}
 
 // copySkip are the tables Copy leaves alone: the migrations make them.
 var copySkip = []string{"schema_migrations", "rules_version"}
@@ -57,7 +62,13 @@ func Copy(ctx context.Context, from, to *Store, force, dryRun bool) (*CopyReport
 		return nil, wrap("copy: write target", err)
 	}
 	defer tx.Rollback()
-	existing, err := countRows(ctx, tx, copyTables[1:])
+	var rowTables []string // the tables of many rows, parents first
+	for _, t := range copyTables {
+		if !copySingletons[t] {
+			rowTables = append(rowTables, t)
+		}
+	}
+	existing, err := countRows(ctx, tx, rowTables)
 	if err != nil {
 		return nil, wrap("copy: count target rows", err)
 	}
@@ -67,9 +78,9 @@ func Copy(ctx context.Context, from, to *Store, force, dryRun bool) (*CopyReport
 	}
 	// Children first. Without --force only what the migrations made is
 	// there (the default tenant), replaced by the source's.
-	for i := len(copyTables) - 1; i >= 1; i-- {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+copyTables[i]); err != nil {
-			return nil, wrap("copy: empty target "+copyTables[i], err)
+	for i := len(rowTables) - 1; i >= 0; i-- {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+rowTables[i]); err != nil {
+			return nil, wrap("copy: empty target "+rowTables[i], err)
 		}
 	}
 	rep := &CopyReport{Rows: map[string]int64{}, DryRun: dryRun}
@@ -173,7 +184,8 @@ func copyTable(ctx context.Context, src, dst rowQuerier, table string) (int64, e
 		return 0, err
 	}
 	var q string
-	if table == "settings" {
+	single := copySingletons[table]
+	if single {
 		// The one row the migrations made: take the source's values.
 		var set []string
 		for _, c := range cols {
@@ -181,7 +193,7 @@ func copyTable(ctx context.Context, src, dst rowQuerier, table string) (int64, e
 				set = append(set, quoteIdent(c)+" = ?")
 			}
 		}
-		q = "UPDATE settings SET " + strings.Join(set, ", ") + " WHERE id = ?"
+		q = "UPDATE " + table + " SET " + strings.Join(set, ", ") + " WHERE id = ?"
 	} else {
 		quoted := make([]string, len(cols))
 		for i, c := range cols {
@@ -199,17 +211,16 @@ func copyTable(ctx context.Context, src, dst rowQuerier, table string) (int64, e
 		if err := rows.Scan(ptrs...); err != nil {
 			return n, err
 		}
+		// Values go as the source's driver gave them: string for TEXT,
+		// int64 for INTEGER, []byte for a BLOB or BYTEA.
 		args := make([]any, 0, len(vals)+1)
 		for i, v := range vals {
-			if b, ok := v.([]byte); ok {
-				v = string(b) // every column is TEXT or INTEGER
-			}
-			if table == "settings" && cols[i] == "id" {
+			if single && cols[i] == "id" {
 				continue
 			}
 			args = append(args, v)
 		}
-		if table == "settings" {
+		if single {
 			args = append(args, 1)
 		}
 		if _, err := dst.ExecContext(ctx, q, args...); err != nil {

@@ -60,6 +60,9 @@ func fill(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 	}
+	if err := s.HoldRecording(ctx, "anna", recs[5].ID, "court order"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type snapshot struct {
@@ -70,6 +73,8 @@ type snapshot struct {
 	Tokens     []auth.Token
 	Access     []AccessEntry
 	Session    *auth.User
+	Holds      map[int64]LegalHold
+	Proof      string // of a number, by the GDPR key: the same after a copy
 }
 
 func snap(t *testing.T, s *Store) snapshot {
@@ -100,7 +105,15 @@ func snap(t *testing.T, s *Store) snapshot {
 		t.Fatal(err)
 	}
 	session, _ := s.SessionUser(ctx, "sess-hash", 100*365*24*time.Hour)
-	return snapshot{rs, recs, audit, users, tokens, access, session}
+	holds, err := s.LegalHolds(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := s.SubjectProof(ctx, "+48 22 123 45 67")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snapshot{rs, recs, audit, users, tokens, access, session, holds, proof}
 }
 
 // TestCopyRoundTrip: SQLite → PostgreSQL → SQLite keeps every row and id;
@@ -125,7 +138,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows := map[string]int64{"settings": 1, "tenants": 2, "groups": 2, "stations": 3, "rules": 3, "recordings": 30,
-		"audit": int64(len(want.Audit)), "users": 2, "user_groups": 2, "sessions": 1, "tokens": 1, "token_groups": 1, "access_log": 3}
+		"audit": int64(len(want.Audit)), "gdpr_key": 1, "legal_holds": 1, "users": 2, "user_groups": 2, "sessions": 1, "tokens": 1, "token_groups": 1, "access_log": 3}
 	if !reflect.DeepEqual(rep.Rows, wantRows) {
 		t.Errorf("copied %v, want %v", rep.Rows, wantRows)
 	}

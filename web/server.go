@@ -74,6 +74,8 @@ type Store interface {
 	Tokens(ctx context.Context, tenant string) ([]auth.Token, error)
 	CreateToken(ctx context.Context, actor string, t *auth.Token, hash string) error
 	RevokeToken(ctx context.Context, actor string, id int64) error
+
+	GDPRStore // gdpr.go
 }
 
 // Config configures the API server.
@@ -148,6 +150,7 @@ func New(cfg Config, st Store, log *slog.Logger) *Server {
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authorize)
 	s.register()
+	s.mountPanel(mux) // the customer panel (panel.go)
 	var h http.Handler = mux
 	if cfg.Registerer != nil {
 		h = newMetrics(cfg.Registerer).instrument(mux)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -144,32 +143,23 @@ func newTokenListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if ts == nil {
-				ts = []auth.Token{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, ts)
-			}
-			if len(ts) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no tokens")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tROLE\tTENANT\tGROUPS\tCREATED\tBY\tLAST USED\tSTATE")
 			now := time.Now()
-			for _, t := range ts {
-				state := "active"
-				switch {
-				case t.RevokedAt != nil:
-					state = "revoked"
-				case !t.Active(now):
-					state = "expired"
-				}
-				created := t.CreatedAt
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, orDash(t.Tenant),
-					orDash(strings.Join(t.Groups, ",")), fmtTime(&created), t.CreatedBy, fmtTime(t.LastUsedAt), state)
-			}
-			return tw.Flush()
+			return table[auth.Token]{
+				empty:  "no tokens",
+				header: []string{"ID", "NAME", "ROLE", "TENANT", "GROUPS", "CREATED", "BY", "LAST USED", "STATE"},
+				row: func(t auth.Token) []string {
+					state := "active"
+					switch {
+					case t.RevokedAt != nil:
+						state = "revoked"
+					case !t.Active(now):
+						state = "expired"
+					}
+					created := t.CreatedAt
+					return []string{strconv.FormatInt(t.ID, 10), t.Name, string(t.Role), orDash(t.Tenant),
+						orDash(strings.Join(t.Groups, ",")), fmtTime(&created), t.CreatedBy, fmtTime(t.LastUsedAt), state}
+				},
+			}.print(a.env.Stdout, ts, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's tokens")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -247,24 +246,15 @@ func newUserListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if users == nil {
-				users = []auth.User{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, users)
-			}
-			if len(users) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no users")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LOGIN\tROLE\tTENANT\tGROUPS\tDISABLED\tCREATED")
-			for _, u := range users {
-				created := u.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Login, u.Role, orDash(u.Tenant), orDash(strings.Join(u.Groups, ",")),
-					yesNo(u.Disabled), fmtTime(&created))
-			}
-			return tw.Flush()
+			return table[auth.User]{
+				empty:  "no users",
+				header: []string{"LOGIN", "ROLE", "TENANT", "GROUPS", "DISABLED", "CREATED"},
+				row: func(u auth.User) []string {
+					created := u.CreatedAt
+					return []string{u.Login, string(u.Role), orDash(u.Tenant), orDash(strings.Join(u.Groups, ",")),
+						yesNo(u.Disabled), fmtTime(&created)}
+				},
+			}.print(a.env.Stdout, users, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's users")
