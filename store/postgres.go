@@ -150,6 +150,10 @@ func (s *Store) openPostgres(ctx context.Context) error {
 // for tests that must own every rules check.
 func withoutListener() Option { return func(o *openOptions) { o.noListen = true } }
 
+// HostID returns the name this host gives the recordings it writes
+// (WithHostID): a recording whose row names another host was made there.
+func (s *Store) HostID() string { return s.hostID }
+
 // Driver returns the store's driver: DriverSQLite or DriverPostgres.
 func (s *Store) Driver() string { return s.driver }
 

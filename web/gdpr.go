@@ -35,6 +35,7 @@ type GDPRStore interface {
 	EraseRecordings(ctx context.Context, by store.Removal, number string, ids []int64) (*store.Erasure, error)
 	Erasures(ctx context.Context, tenant, number string) ([]store.AuditEntry, error)
 	LogExport(ctx context.Context, by store.Removal, ids []int64) error
+	HostID() string // this host of a fleet (store.host_id)
 }
 
 // Subject is a data subject's recordings in a tenant, with their holds.
@@ -180,7 +181,7 @@ func EraseSubject(ctx context.Context, st GDPRStore, dir string, by store.Remova
 			continue
 		}
 		if r.File != "" && r.State != rules.StateRemoved && r.State != rules.StateDeleted {
-			if err := removeUnder(dir, r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := removeRecordingFile(dir, st.HostID(), &r); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				res.Failed[r.ID] = err.Error()
 				continue
 			}
@@ -211,7 +212,7 @@ func DeleteRecording(ctx context.Context, st GDPRStore, dir string, by store.Rem
 		return rules.Errorf(rules.ECONFLICT, "recording %d is of a call still in progress: delete it once the call ended", r.ID)
 	}
 	if r.File != "" && r.State != rules.StateRemoved && r.State != rules.StateDeleted {
-		if err := removeUnder(dir, r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeRecordingFile(dir, st.HostID(), r); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rules.Errorf(rules.ECONFLICT, "the file of recording %d cannot be removed: %v", r.ID, err)
 		}
 	}
@@ -242,6 +243,23 @@ func openUnder(dir, file string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("file %q is not a regular file", file)
 	}
 	return f, info, nil
+}
+
+// errOtherHost is removeRecordingFile's error for a file not found here
+// that another host of a fleet made.
+var errOtherHost = errors.New("not reachable from this host")
+
+// removeRecordingFile removes r's file under dir. In a fleet whose hosts
+// do not share the recordings' spool, a file not found here that another
+// host made is not gone, it is there: that is an error, so that the
+// recording's metadata is kept (and the erasure or delete can be done on
+// that host) rather than dropped with the file still on disk.
+func removeRecordingFile(dir, host string, r *rules.Recording) error {
+	err := removeUnder(dir, r.File)
+	if errors.Is(err, fs.ErrNotExist) && r.Host != "" && r.Host != host {
+		return fmt.Errorf("the file was made on host %s and is %w: delete or erase it there, or share the recordings' spool between hosts", r.Host, errOtherHost)
+	}
+	return err
 }
 
 // removeUnder removes file through an os.Root on dir.

@@ -3,9 +3,11 @@ package web
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recgate/recgate/auth"
 	"github.com/recgate/recgate/rules"
@@ -163,5 +165,46 @@ func TestEraseKeepsCallsInProgress(t *testing.T) {
 	live, _ := e.st.Recording(ctx, recs[1].ID)
 	if err := DeleteRecording(ctx, e.st, e.recDir, by, live); rules.ErrorCode(err) != rules.ECONFLICT {
 		t.Errorf("delete of a live call: %v", err)
+	}
+}
+
+// TestEraseKeepsRecordingsOfAnotherHost: in a fleet whose hosts do not
+// share the spool, a recording made on another host has no file here;
+// erase and delete must not take that for "already gone" and drop its
+// metadata with the file still on that host's disk.
+func TestEraseKeepsRecordingsOfAnotherHost(t *testing.T) {
+	e := newEnv(t)
+	e.seedRules(seedSales)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	var recs []*rules.Recording
+	for i, host := range []string{"pbx-b", "pbx-b", ""} { // "" is this host (the test store's host_id)
+		recs = append(recs, &rules.Recording{UniqueID: "h" + string(rune('a'+i)), Tenant: defaultTenant, Station: "1001",
+			Direction: rules.InboundDirect, Mode: rules.Auto, Trigger: rules.TriggerAuto, Rule: "group:sales",
+			File: filepath.Join(e.recDir, "elsewhere-"+string(rune('a'+i))+".wav"), CallerID: "601234567", DID: "221234567",
+			State: rules.StateEnded, StartedAt: &t0, EndedAt: &t0, Answered: ptr(true), Host: host})
+	}
+	if err := e.st.SaveRecordings(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := FindSubject(ctx, e.st, defaultTenant, "601234567", nil)
+	if err != nil || len(sub.Recordings) != 3 {
+		t.Fatalf("subject: %v %v", sub, err)
+	}
+	by := store.Removal{Tenant: defaultTenant, Actor: "dpo", Address: "cli"}
+	if err := DeleteRecording(ctx, e.st, e.recDir, by, recs[0]); rules.ErrorCode(err) != rules.ECONFLICT || !strings.Contains(err.Error(), "made on host pbx-b") {
+		t.Errorf("delete of another host's recording: %v", err)
+	}
+	res, err := EraseSubject(ctx, e.st, e.recDir, by, "601234567", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Erased, []int64{recs[2].ID}) || len(res.Failed) != 2 {
+		t.Errorf("erase: %+v; want only this host's recording %d erased, two kept", res, recs[2].ID)
+	}
+	for _, r := range recs[:2] {
+		if got, err := e.st.Recording(ctx, r.ID); err != nil || got.Host != "pbx-b" || got.State != rules.StateEnded {
+			t.Errorf("recording %d: %+v %v; want its row kept", r.ID, got, err)
+		}
 	}
 }
