@@ -94,7 +94,7 @@ func newStoreCmd(a *app) *cobra.Command {
 	var dryRun, force, asJSON bool
 	cp := &cobra.Command{
 		Use:   "copy --from sqlite:PATH|postgres:DSN --to sqlite:PATH|postgres:DSN [--dry-run] [--force]",
-		Short: "Copy every table (rules, recordings, audit) from one database to another, ids kept",
+		Short: "Copy every table (rules, tenants, recordings, audit, accounts, holds) from one database to another, ids kept",
 		Long: "Copies a deployment, e.g. from its SQLite file to the PostgreSQL a fleet shares:\n" +
 			"  recgate store copy --from sqlite:/var/lib/recgate/recgate.db --to postgres:postgres://recgate@db1/recgate\n" +
 			"Both databases are migrated to this recgate's schema first. The target must be empty\n" +
