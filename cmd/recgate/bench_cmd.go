@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/recgate/recgate/gate"
 	"github.com/recgate/recgate/loadgen"
 	"github.com/recgate/recgate/rules"
 )
@@ -29,6 +30,8 @@ type benchFlags struct {
 	warmup       time.Duration
 	timeout      time.Duration
 	path         string
+	act          string
+	hangup       bool
 	direction    string
 	stations     int
 	dist         string
@@ -54,6 +57,13 @@ at --target, then a bare responder it starts itself on a loopback port (reads
 the environment, sends as many commands as recgate did, no logic) with the
 same load, and prints sessions/s, latency p50/p90/p99/max, errors and
 commands per session for both, and their ratios (SPEC 8).
+
+Each call whose decide pushed a hangup handler is followed by its hangup
+session, as Asterisk does when the call ends (--hangup=false to leave them
+out), so recgate's live-call state stays as bounded as in production; the
+sessions, rates and latencies count the decide sessions. Every run uses
+unique ids of its own. --act dialplan (the shipped examples' way) asks
+recgate for the one-command answer; --act recgate for recgate to act itself.
 
 Closed loop: -c sessions at once for --duration or -n sessions.
 Open loop: --rate sessions/s started on schedule whatever the server does;
@@ -84,6 +94,8 @@ Only loopback targets are accepted.`,
 	fl.DurationVar(&f.warmup, "warmup", 0, "unmeasured run with the same load before each measured one")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each session, connect to close")
 	fl.StringVar(&f.path, "path", "decide", "request path")
+	fl.StringVar(&f.act, "act", gate.ActDialplan, "the act argument sent with each decide: dialplan (one command, the shipped examples) or recgate (recgate acts); empty sends none")
+	fl.BoolVar(&f.hangup, "hangup", true, "follow each call whose decide pushed a hangup handler with its hangup session")
 	fl.StringVar(&f.direction, "direction", loadgen.DirectionOutbound, "outbound, inbound_direct, inbound_queue, internal or mix")
 	fl.IntVar(&f.stations, "stations", 100, fmt.Sprintf("station population: ids %d..%d+N-1", loadgen.FirstStation, loadgen.FirstStation))
 	fl.StringVar(&f.dist, "dist", loadgen.DistUniform, "station draw: uniform or zipf")
@@ -100,14 +112,14 @@ Only loopback targets are accepted.`,
 }
 
 func (f benchFlags) scenario() loadgen.Scenario {
-	return loadgen.Scenario{Path: f.path, Direction: f.direction, Stations: f.stations, Distribution: f.dist, Seed: f.seed}
+	return loadgen.Scenario{Path: f.path, Act: f.act, Direction: f.direction, Stations: f.stations, Distribution: f.dist, Seed: f.seed}
 }
 
 func (f benchFlags) config(target string) loadgen.Config {
 	return loadgen.Config{
 		Target: target, Scenario: f.scenario(),
 		Concurrency: f.concurrency, Rate: f.rate, MaxInFlight: f.maxInFlight,
-		Duration: f.duration, Sessions: f.sessions, Timeout: f.timeout,
+		Duration: f.duration, Sessions: f.sessions, Timeout: f.timeout, Hangup: f.hangup,
 	}
 }
 
@@ -135,6 +147,10 @@ type serverReport struct {
 	CommandsPerSession float64        `json:"commands_per_session"`
 	Late               int64          `json:"late,omitempty"`
 	Unstarted          int64          `json:"unstarted,omitempty"`
+	// The hangup sessions that followed the calls that pushed a handler.
+	Hangups           int64          `json:"hangups"`
+	HangupErrors      loadgen.Errors `json:"hangup_errors"`
+	CommandsPerHangup float64        `json:"commands_per_hangup"`
 }
 
 type latencyMillis struct {
@@ -156,6 +172,7 @@ func newServerReport(server, addr string, r *loadgen.Result) *serverReport {
 		Errors:             r.Errors,
 		CommandsPerSession: r.CommandsPerSession(),
 		Late:               r.Late, Unstarted: r.Unstarted,
+		Hangups: r.Hangups, HangupErrors: r.HangupErrors, CommandsPerHangup: perSession(r.HangupCommands, r.Hangups),
 	}
 }
 
@@ -172,7 +189,10 @@ func (f benchFlags) describe() string {
 	if f.duration > 0 {
 		fmt.Fprintf(&b, ", %s", f.duration)
 	}
-	fmt.Fprintf(&b, "; %s direction=%s; %d stations %s (seed %d)", f.path, f.direction, f.stations, f.dist, f.seed)
+	fmt.Fprintf(&b, "; %s direction=%s act=%s; %d stations %s (seed %d)", f.path, f.direction, f.act, f.stations, f.dist, f.seed)
+	if f.hangup {
+		b.WriteString("; with hangup sessions")
+	}
 	return b.String()
 }
 
@@ -208,7 +228,7 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			return rules.Errorf(rules.EINVALID, "bench: --scrape: %v", err)
 		}
 	}
-	var bareMix loadgen.Mix
+	var bareMix, barePushes, bareHangups loadgen.Mix
 	if f.bareCommands != "" {
 		m, err := loadgen.ParseMix(f.bareCommands)
 		if err != nil {
@@ -258,7 +278,20 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			}
 			bareMix = m
 		}
-		addr, stop, err := startBareProcess(ctx, bareMix)
+		if rec.Pushed > 0 && rec.Sessions > 0 {
+			// As many hangup handlers pushed, and as many commands in
+			// each hangup session, as recgate's run had.
+			var err error
+			if barePushes, err = loadgen.MixOf(min(rec.Pushed, rec.Sessions), rec.Sessions); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			if rec.Hangups > 0 {
+				if bareHangups, err = loadgen.MixOf(rec.HangupCommands, rec.Hangups); err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+			}
+		}
+		addr, stop, err := startBareProcess(ctx, bareMix, barePushes, bareHangups)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -287,21 +320,29 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 func printBench(w io.Writer, rep benchReport) {
 	fmt.Fprintf(w, "load: %s\n\n", rep.Load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tsessions\tsessions/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcmds/session\terrors\tlate\tunstarted\t")
+	fmt.Fprintln(tw, "server\tsessions\tsessions/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcmds/session\terrors\tlate\tunstarted\thangups\tcmds/hangup\t")
 	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
 		if s == nil {
 			continue
 		}
 		l := s.LatencyMillis
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%d\t\n",
-			s.Server+" "+s.Addr, s.Sessions, s.SessionsPerSecond, l.P50, l.P90, l.P99, l.Max, s.CommandsPerSession, s.Errors.Total(), s.Late, s.Unstarted)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t\n",
+			s.Server+" "+s.Addr, s.Sessions, s.SessionsPerSecond, l.P50, l.P90, l.P99, l.Max, s.CommandsPerSession, s.Errors.Total()+s.HangupErrors.Total(), s.Late, s.Unstarted,
+			s.Hangups, zeroNaN(s.CommandsPerHangup))
 	}
 	tw.Flush()
 	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
-		if s != nil && s.Errors.Total() > 0 {
-			e := s.Errors
-			fmt.Fprintf(w, "errors %s %s: refused %d, timeout %d, protocol %d, closed early %d, other %d\n",
-				s.Server, s.Addr, e.Refused, e.Timeout, e.Protocol, e.Closed, e.Other)
+		if s == nil {
+			continue
+		}
+		for _, x := range []struct {
+			what string
+			e    loadgen.Errors
+		}{{"errors", s.Errors}, {"hangup errors", s.HangupErrors}} {
+			if e := x.e; e.Total() > 0 {
+				fmt.Fprintf(w, "%s %s %s: refused %d, timeout %d, protocol %d, closed early %d, other %d\n",
+					x.what, s.Server, s.Addr, e.Refused, e.Timeout, e.Protocol, e.Closed, e.Other)
+			}
 		}
 	}
 	if rep.Ratios != nil {
@@ -356,6 +397,13 @@ func runHold(ctx context.Context, w io.Writer, f benchFlags) error {
 		}
 	}
 	return nil
+}
+
+func zeroNaN(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return f
 }
 
 func perSession(commands, sessions int64) float64 {
