@@ -172,7 +172,7 @@ func newServerReport(server, addr string, r *loadgen.Result) *serverReport {
 		Errors:             r.Errors,
 		CommandsPerSession: r.CommandsPerSession(),
 		Late:               r.Late, Unstarted: r.Unstarted,
-		Hangups: r.Hangups, HangupErrors: r.HangupErrors, CommandsPerHangup: perSession(r.HangupCommands, r.Hangups),
+		Hangups: r.Hangups, HangupErrors: r.HangupErrors, CommandsPerHangup: zeroNaN(perSession(r.HangupCommands, r.Hangups)),
 	}
 }
 
@@ -328,7 +328,7 @@ func printBench(w io.Writer, rep benchReport) {
 		l := s.LatencyMillis
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t\n",
 			s.Server+" "+s.Addr, s.Sessions, s.SessionsPerSecond, l.P50, l.P90, l.P99, l.Max, s.CommandsPerSession, s.Errors.Total()+s.HangupErrors.Total(), s.Late, s.Unstarted,
-			s.Hangups, zeroNaN(s.CommandsPerHangup))
+			s.Hangups, s.CommandsPerHangup)
 	}
 	tw.Flush()
 	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
