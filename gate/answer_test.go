@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -271,4 +272,26 @@ func FuzzMSetValue(f *testing.F) {
 			t.Fatalf("msetValue(%q) = %q: B = %q", v, enc, b)
 		}
 	})
+}
+
+// BenchmarkSessionAct compares a whole decide session in memory (as
+// BenchmarkSession) when recgate acts and when the dialplan does.
+func BenchmarkSessionAct(b *testing.B) {
+	rs := salesRules()
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return rs, nil })
+	for _, tc := range []struct{ name, station string }{{"auto", "1001"}, {"ondemand", "1002"}, {"off", "1003"}} {
+		for _, act := range []string{ActRecgate, ActDialplan} {
+			b.Run(tc.name+"/"+act, func(b *testing.B) {
+				g := newTestGate(b, src, nil)
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					i++
+					env := decideEnv(tc.station, "B"+strconv.Itoa(i))
+					env["agi_network_script"] += "&act=" + act
+					g.session(b, env)
+				}
+			})
+		}
+	}
 }
