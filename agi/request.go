@@ -10,13 +10,19 @@ import (
 	"strings"
 )
 
-// Limits on what a peer may send. Asterisk's own environment block is about
-// 700 bytes in 24 lines; anything far beyond these is hostile or broken.
+// Limits on what a peer may send. Asterisk 22's res_agi sends 22 fixed
+// lines (about 700 bytes; channel names are at most 80 bytes, uniqueids
+// 150) plus one agi_arg_N line per AGI() argument; the longest line is
+// agi_request or agi_network_script, the AGI() URL the dialplan wrote.
+// Anything far beyond these is hostile or broken, and a block is held in
+// memory while its session runs.
 const (
-	maxLineLen  = 8 << 10 // bytes in one environment or reply line
-	maxEnvLines = 200     // lines in the environment block
-	maxArgs     = 64      // agi_arg_N values
-	maxParams   = 64      // key=value pairs in the request query
+	maxEnvLineLen = 2 << 10  // bytes in one environment line: res_agi's own command buffer
+	maxEnvBytes   = 16 << 10 // bytes in the whole environment block
+	maxEnvLines   = 22 + 128 // the fixed lines and at most res_agi's MAX_ARGS arguments
+	maxReplyLen   = 8 << 10  // bytes in one reply line (a GET VARIABLE value)
+	maxArgs       = 64       // agi_arg_N values
+	maxParams     = 64       // key=value pairs in the request query
 )
 
 // Request is the AGI environment Asterisk sends when a session starts.
@@ -98,7 +104,7 @@ func readRequest(br *bufio.Reader) (*Request, error) {
 	var endsBuf [48]int
 	block, ends := blockBuf[:0], endsBuf[:0]
 	for n := 0; ; n++ {
-		line, err := readLine(br)
+		line, err := readLine(br, maxEnvLineLen)
 		if err != nil {
 			return nil, fmt.Errorf("read environment: %w", err)
 		}
@@ -116,6 +122,9 @@ func readRequest(br *bufio.Reader) (*Request, error) {
 		if !bytes.HasPrefix(line, []byte("agi_")) || bytes.IndexByte(line, ':') < 0 {
 			_, _, err := splitEnvLine(string(line))
 			return nil, fmt.Errorf("read environment line %d: %w", n+1, err)
+		}
+		if len(block)+len(line) > maxEnvBytes {
+			return nil, fmt.Errorf("read environment: %w: more than %d bytes", ErrMalformed, maxEnvBytes)
 		}
 		block = append(block, line...)
 		ends = append(ends, len(block))
@@ -203,20 +212,20 @@ func splitEnvLine(line string) (key, value string, err error) {
 }
 
 // readLine returns the next line from br without its "\n" or "\r\n". The
-// slice is valid until the next read. Lines over maxLineLen are an error
+// slice is valid until the next read. Lines over max bytes are an error
 // wrapping ErrMalformed; EOF or a reset, even mid-line, wraps ErrClosed.
-func readLine(br *bufio.Reader) ([]byte, error) {
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		long := append([]byte(nil), line...)
-		for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLineLen {
+		for errors.Is(err, bufio.ErrBufferFull) && len(long) <= max {
 			line, err = br.ReadSlice('\n')
 			long = append(long, line...)
 		}
 		line = long
 	}
-	if len(line) > maxLineLen {
-		return nil, fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, maxLineLen)
+	if len(line) > max {
+		return nil, fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, max)
 	}
 	if err != nil {
 		return nil, ioError(err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -124,7 +125,11 @@ func TestReadRequestMalformed(t *testing.T) {
 		{"arg zero", valid + "agi_arg_0: x\n\n", ErrMalformed},
 		{"too many args", valid + args(maxArgs+1) + "\n", ErrMalformed},
 		{"too many lines", lines(maxEnvLines+1) + "\n", ErrMalformed},
-		{"line too long", "agi_callerid: " + strings.Repeat("9", maxLineLen) + "\n\n", ErrMalformed},
+		{"line too long", "agi_callerid: " + strings.Repeat("9", maxEnvLineLen) + "\n\n", ErrMalformed},
+		// 300 such blocks held by calls without a hangup took a server
+		// from 60 to 436 MB resident before the block had a limit.
+		{"block too large", valid + bigLines(9, 1900) + "\n", ErrMalformed},
+		{"1.4 MB of extra lines", valid + bigLines(190, 7400) + "\n", ErrMalformed},
 		{"too many params", "agi_network_script: d?" + strings.Repeat("a=1&", maxParams+1) + "\n\n", ErrMalformed},
 		{"bad escape", "agi_network_script: d?a=%zz\n\n", ErrMalformed},
 	}
@@ -141,7 +146,8 @@ func TestReadRequestMalformed(t *testing.T) {
 		{"crlf", "agi_network: yes\r\nagi_network_script: decide\r\n\r\n"},
 		{"max args", valid + args(maxArgs) + "\n"},
 		{"max lines", lines(maxEnvLines) + "\n"},
-		{"longest line", "agi_callerid: " + strings.Repeat("9", maxLineLen-len("agi_callerid: ")-1) + "\n\n"},
+		{"longest line", "agi_callerid: " + strings.Repeat("9", maxEnvLineLen-len("agi_callerid: ")-1) + "\n\n"},
+		{"largest block", bigLines(maxEnvBytes/1010, 1000) + "\n"},
 		{"utf-8 and tab", "agi_calleridname: Zoë\tK\n\n"},
 	}
 	for _, tt := range ok {
@@ -151,6 +157,16 @@ func TestReadRequestMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigLines returns n environment lines of distinct keys with values of
+// size bytes.
+func bigLines(n, size int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "agi_x%d: %s\n", i, strings.Repeat("y", size))
+	}
+	return b.String()
 }
 
 func args(n int) string {

@@ -102,9 +102,19 @@ func (s *Server) SetAllow(prefixes []netip.Prefix) {
 	}
 	list := make([]netip.Prefix, len(prefixes))
 	for i, p := range prefixes {
-		list[i] = p.Masked()
+		list[i] = unmapPrefix(p).Masked()
 	}
 	s.allow.Store(&list)
+}
+
+// unmapPrefix turns an IPv4-mapped prefix such as ::ffff:127.0.0.1/128
+// into the IPv4 prefix it means (127.0.0.1/32): peers are matched
+// unmapped, so the mapped form would never match.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 func (s *Server) allowed(addr net.Addr) bool {
@@ -349,7 +359,7 @@ func (s *Server) reader(c net.Conn) *bufio.Reader {
 		return br
 	}
 	// Small: the environment block is ~700 bytes and replies are short;
-	// longer lines are assembled by readLine up to maxLineLen.
+	// longer lines are assembled by readLine up to its limit.
 	return bufio.NewReaderSize(c, 1024)
 }
 

@@ -300,6 +300,11 @@ func TestAllowed(t *testing.T) {
 		{[]string{"10.0.0.0/8"}, "127.0.0.1:1", false},
 		{[]string{"10.0.0.0/8"}, "[::ffff:10.0.0.1]:1", true},
 		{[]string{"fe80::/10"}, "[fe80::1%lo]:1", true},
+		// IPv4-mapped entries mean their IPv4 prefix (peers are unmapped).
+		{[]string{"::ffff:127.0.0.1/128"}, "127.0.0.1:1", true},
+		{[]string{"::ffff:127.0.0.1/128"}, "[::ffff:127.0.0.1]:1", true},
+		{[]string{"::ffff:10.0.0.0/104"}, "10.9.8.7:1", true},
+		{[]string{"::ffff:10.0.0.0/104"}, "11.0.0.1:1", false},
 	}
 	for _, tt := range tests {
 		var prefixes []netip.Prefix

@@ -353,7 +353,7 @@ func (w *wire) exchange() error {
 // and folding a multi-line 520 reply, and returns it with its status code.
 func (w *wire) readReply() ([]byte, int, error) {
 	for hangups := 0; ; hangups++ {
-		line, err := readLine(w.br)
+		line, err := readLine(w.br, maxReplyLen)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -383,7 +383,7 @@ func (w *wire) readReply() ([]byte, int, error) {
 func (w *wire) foldUsage(first []byte) ([]byte, int, error) {
 	folded := append([]byte("520 "), first[4:]...)
 	for range maxUsageLines {
-		line, err := readLine(w.br)
+		line, err := readLine(w.br, maxReplyLen)
 		if err != nil {
 			return nil, 0, err
 		}

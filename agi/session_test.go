@@ -243,7 +243,7 @@ func TestCommandErrors(t *testing.T) {
 		{"binary", []string{"\x00\x01\x02"}, ErrMalformed},
 		{"only hangups", slices.Repeat([]string{"HANGUP"}, maxHangupLines+2), ErrMalformed},
 		{"endless 520", append([]string{"520-x"}, slices.Repeat([]string{"y"}, maxUsageLines+1)...), ErrMalformed},
-		{"long line", []string{"200 result=1 (" + strings.Repeat("x", maxLineLen) + ")"}, ErrMalformed},
+		{"long line", []string{"200 result=1 (" + strings.Repeat("x", maxReplyLen) + ")"}, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

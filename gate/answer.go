@@ -1,6 +1,8 @@
 package gate
 
 import (
+	"context"
+
 	"github.com/recgate/recgate/agi"
 	"github.com/recgate/recgate/rules"
 )
@@ -59,16 +61,34 @@ func (h *Handler) act(req *agi.Request) string {
 // sanitised, the options, feature and handler validated configuration),
 // so nothing from the caller reaches MixMonitor's arguments or the
 // dialplan's evaluation.
-func (h *Handler) handOver(cfg *Config, c call, dec rules.Decision, prev rules.Recording, tracked bool) ([]variable, error) {
+//
+// The one exception to one round trip is decide's own on a channel that
+// may have been decided before recgate restarted and that neither memory
+// nor the store knows (calls.mayHaveMissed): recgate then reads
+// MIXMONITOR_FILENAME first, as when it acts itself, so that its metadata
+// names the file really being recorded.
+func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c call, dec rules.Decision, prev rules.Recording, tracked bool) ([]variable, error) {
 	vars := make([]variable, 0, 10)
 	push := false
 	switch dec.Mode {
 	case rules.Auto:
 		rec := prev
+		if !tracked && h.calls.mayHaveMissed(c.uniqueID) {
+			file, err := h.recordingFile(ctx, s)
+			if err != nil {
+				return nil, err
+			}
+			if file != "" {
+				h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
+					"uniqueid", c.uniqueID, "file", file)
+				vars = append(vars, variable{VarFile, file}, variable{VarMixMonitorOptions, cfg.MixMonitorOptions})
+				break
+			}
+		}
 		if !tracked || rec.State != rules.StateRecording {
 			now := h.now()
 			rec = newRecording(c, dec, now)
-			file, err := recordingFile(cfg, &rec, now)
+			file, err := newFileName(cfg, &rec, now)
 			if err != nil {
 				return nil, err
 			}

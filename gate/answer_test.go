@@ -2,10 +2,12 @@ package gate
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recgate/recgate/agi/agitest"
 	"github.com/recgate/recgate/rules"
@@ -294,4 +296,57 @@ func BenchmarkSessionAct(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestDecideActDialplanAfterRestart: as TestSecondDecideAfterRestart, with
+// the dialplan acting: a channel decided before recgate restarted is
+// answered with the file it records already and no handler to push (the
+// dialplan sees MIXMONITOR_FILENAME and starts nothing), and a new
+// channel still costs one command.
+func TestDecideActDialplanAfterRestart(t *testing.T) {
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return salesRules(), nil })
+	old := time.Now().Add(-time.Hour)
+	uid := fmt.Sprintf("%d.7", old.Unix())
+	first := "/rec/2026/11/24/1001_outbound_" + uid + ".wav"
+	check := func(t *testing.T, ast *agitest.Asterisk, cmds []string) {
+		t.Helper()
+		if f, _ := ast.Var(VarFile); f != first {
+			t.Errorf("%s = %q, want the first file %q (commands %q)", VarFile, f, first, cmds)
+		}
+		if h, ok := ast.Var(VarHangupHandler); !ok || h != "" {
+			t.Errorf("%s = %q (set %v), want set empty", VarHangupHandler, h, ok)
+		}
+	}
+
+	t.Run("the store knows it", func(t *testing.T) {
+		g := newTestGate(t, src, nil)
+		g.recs.recs[uid] = rules.Recording{UniqueID: uid, Station: "1001", Direction: rules.Outbound, Mode: rules.Auto,
+			State: rules.StateRecording, File: first, StartedAt: &old}
+		ast, cmds := g.session(t, dialplanEnv("1001", uid))
+		if len(cmds) != 1 {
+			t.Errorf("commands %q, want one", cmds)
+		}
+		check(t, ast, cmds)
+	})
+	t.Run("only Asterisk knows it", func(t *testing.T) {
+		g := newTestGate(t, src, nil)
+		env := dialplanEnv("1001", uid)
+		ast := agitest.NewAsterisk(env)
+		ast.SetVar("MIXMONITOR_FILENAME", first)
+		cmds := g.sessionWith(t, env, ast.Respond)
+		if len(cmds) != 2 || !strings.Contains(cmds[0], "MIXMONITOR_FILENAME") {
+			t.Errorf("commands %q, want MIXMONITOR_FILENAME read, then the answer", cmds)
+		}
+		check(t, ast, cmds)
+		if _, err := g.recs.RecordingByUniqueID(context.Background(), uid); err == nil {
+			t.Error("a row was written for a recording recgate did not start")
+		}
+	})
+	t.Run("a new channel is one command", func(t *testing.T) {
+		g := newTestGate(t, src, nil)
+		_, cmds := g.session(t, dialplanEnv("1001", fmt.Sprintf("%d.8", time.Now().Add(time.Hour).Unix())))
+		if len(cmds) != 1 || !strings.HasPrefix(cmds[0], "EXEC MSet ") {
+			t.Errorf("commands %q, want one EXEC MSet", cmds)
+		}
+	})
 }

@@ -1,8 +1,11 @@
 package gate
 
 import (
+	"container/list"
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,55 +22,118 @@ type RecordingStore interface {
 // the channel's UNIQUEID, so that decide, ondemand and hangup need no
 // round trip (and no SQL) to know what a channel is doing. The store holds
 // the durable copy; after a restart calls falls back to it.
+//
+// It holds at most max entries: a peer that sends decides and never a
+// hangup cannot grow it without bound. Past that, and past maxAge, the
+// oldest entries are forgotten (counted by onEvict). horizon is the time
+// before which a channel may have been decided without calls knowing it
+// now: recgate's start, or when the newest channel forgotten started (by
+// its uniqueid).
 type calls struct {
 	mu      sync.Mutex
-	byID    map[string]*rules.Recording
-	busy    map[string]bool // channels with a *2 press being served
+	byID    map[string]*list.Element // of *callEntry, in order
+	order   *list.List               // oldest first
+	busy    map[string]bool          // channels with a *2 press being served
+	max     int
 	maxAge  time.Duration
+	horizon time.Time
+	onEvict func()
 	nowFunc func() time.Time
 }
 
-func newCalls(now func() time.Time) *calls {
-	return &calls{byID: map[string]*rules.Recording{}, busy: map[string]bool{}, maxAge: 24 * time.Hour, nowFunc: now}
+type callEntry struct {
+	rec   rules.Recording
+	added time.Time
+}
+
+// defaultMaxCalls is the default cap on live calls tracked: far above the
+// concurrent calls of a PBX recgate serves, and about 75 MB at most (an
+// entry keeps clipped fields only, under 1.5 kB with the table's own).
+const defaultMaxCalls = 50000
+
+func newCalls(now func() time.Time, max int, onEvict func()) *calls {
+	if max <= 0 {
+		max = defaultMaxCalls
+	}
+	return &calls{byID: map[string]*list.Element{}, order: list.New(), busy: map[string]bool{},
+		max: max, maxAge: 24 * time.Hour, horizon: now(), onEvict: onEvict, nowFunc: now}
 }
 
 // get returns a copy of the recording on channel uniqueid.
 func (c *calls) get(uniqueid string) (rules.Recording, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.byID[uniqueid]
+	e, ok := c.byID[uniqueid]
 	if !ok {
 		return rules.Recording{}, false
 	}
-	return *r, true
+	return e.Value.(*callEntry).rec, true
 }
 
-// put stores a copy of r. It also looks at a few other entries and
-// forgets those older than maxAge whose hangup never came (a channel that
-// never ran its hangup handler): a bounded, incremental sweep, so that no
-// call ever waits on a scan of the whole table.
+// put stores a copy of r. It forgets the oldest entries past the cap, and
+// a few of those older than maxAge whose hangup never came (a channel
+// that never ran its hangup handler): a bounded, incremental sweep, so
+// that no call ever waits on a scan of the whole table.
 func (c *calls) put(r rules.Recording) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.byID[r.UniqueID] = &r
 	now := c.nowFunc()
-	n := 0
-	for id, old := range c.byID { // map iteration starts at a random entry
-		if n++; n > sweepPerPut {
+	if e, ok := c.byID[r.UniqueID]; ok {
+		e.Value.(*callEntry).rec = r
+	} else {
+		c.byID[r.UniqueID] = c.order.PushBack(&callEntry{rec: r, added: now})
+	}
+	for c.order.Len() > c.max {
+		c.evict(c.order.Front())
+	}
+	for n := 0; n < sweepPerPut; n++ {
+		front := c.order.Front()
+		if front == nil || now.Sub(front.Value.(*callEntry).added) <= c.maxAge {
 			break
 		}
-		t := old.ArmedAt
-		if old.StartedAt != nil {
-			t = old.StartedAt
-		}
-		if t != nil && now.Sub(*t) > c.maxAge {
-			delete(c.byID, id)
-		}
+		c.evict(front)
 	}
 }
 
-// sweepPerPut is how many entries each put checks for expiry: more than
-// one, so that the table shrinks faster than it can grow.
+// evict forgets entry e, which is not known to have hung up.
+func (c *calls) evict(e *list.Element) {
+	ce := c.order.Remove(e).(*callEntry)
+	delete(c.byID, ce.rec.UniqueID)
+	if t, ok := channelStart(ce.rec.UniqueID); ok && t > c.horizon.Unix() {
+		c.horizon = time.Unix(t, 0)
+	}
+	if c.onEvict != nil {
+		c.onEvict()
+	}
+}
+
+// mayHaveMissed reports whether channel uniqueid may have been decided
+// without calls knowing it now: it started before the horizon (before
+// recgate started, or before the newest entry forgotten). Asterisk's
+// uniqueid is "[systemname-]<epoch seconds>.<sequence>"; one that does not
+// say when its channel started (an Originate with a ChannelId of its own)
+// is taken as new.
+func (c *calls) mayHaveMissed(uniqueid string) bool {
+	n, ok := channelStart(uniqueid)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return n < c.horizon.Unix()
+}
+
+// channelStart returns when the channel with Asterisk uniqueid
+// "[systemname-]<epoch seconds>.<sequence>" started, in Unix seconds.
+func channelStart(uniqueid string) (int64, bool) {
+	s := uniqueid[strings.LastIndexByte(uniqueid, '-')+1:]
+	secs, _, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	return n, ok && err == nil
+}
+
+// sweepPerPut is how many expired entries each put forgets at most: more
+// than one, so that the table shrinks faster than it can grow.
 const sweepPerPut = 4
 
 // claim marks channel uniqueid as having a press being served. It reports
@@ -93,7 +159,10 @@ func (c *calls) release(uniqueid string) {
 func (c *calls) remove(uniqueid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.byID, uniqueid)
+	if e, ok := c.byID[uniqueid]; ok {
+		c.order.Remove(e)
+		delete(c.byID, uniqueid)
+	}
 }
 
 func (c *calls) len() int {

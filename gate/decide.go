@@ -20,6 +20,10 @@ type call struct {
 	file               string // a recording already started, when decide then fails
 }
 
+// callFromRequest copies what decide keeps of the request. Every value is
+// a copy (strings.Clone) bounded to maxField bytes: the request's strings
+// share the memory of its whole environment block, which a call tracked
+// for hours must not keep alive.
 func callFromRequest(req *agi.Request) call {
 	c := call{
 		uniqueID: req.UniqueID,
@@ -35,7 +39,23 @@ func callFromRequest(req *agi.Request) call {
 	if c.did == "" {
 		c.did = known(req.DNID)
 	}
+	for _, f := range []*string{&c.uniqueID, &c.linkedID, &c.station, &c.callerID, &c.did, &c.queue} {
+		*f = clip(*f)
+	}
 	return c
+}
+
+// maxField bounds each value a tracked call keeps: Asterisk's uniqueids
+// are at most 150 bytes (AST_MAX_UNIQUEID), extensions and caller ids 80.
+const maxField = 150
+
+// clip returns a copy of s, cut to maxField bytes (and to whole UTF-8
+// characters).
+func clip(s string) string {
+	if len(s) > maxField {
+		s = strings.ToValidUTF8(s[:maxField], "")
+	}
+	return strings.Clone(s)
 }
 
 // known maps Asterisk's "unknown" placeholder to "".
@@ -69,6 +89,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		// hangup). The dialplan's fail-open decides instead.
 		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback}, errors.New("no agi_uniqueid in the request"))
 	}
+	if len(req.UniqueID) > maxField {
+		// Longer than Asterisk ever makes one; kept clipped it would not
+		// match the hangup's.
+		return h.decideFailed(ctx, s, start, c, rules.Decision{Source: rules.SourceFallback},
+			fmt.Errorf("agi_uniqueid longer than %d bytes", maxField))
+	}
 	rs := h.currentRules(ctx, cfg)
 	dir, classified, err := h.direction(ctx, s, cfg, rs, c.queue)
 	if err != nil {
@@ -91,8 +117,13 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	}
 
 	prev, tracked := h.calls.get(c.uniqueID)
+	if !tracked && dec.Mode != rules.Off && h.calls.mayHaveMissed(c.uniqueID) {
+		// The channel may have been decided before recgate restarted (or
+		// before it was forgotten): the store may know it.
+		prev, tracked = h.lookup(ctx, c.uniqueID)
+	}
 	if h.act(req) == ActDialplan {
-		vars, err := h.handOver(cfg, c, dec, prev, tracked)
+		vars, err := h.handOver(ctx, s, cfg, c, dec, prev, tracked)
 		if err != nil {
 			return h.decideFailed(ctx, s, start, c, dec, err)
 		}
@@ -102,6 +133,21 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	switch dec.Mode {
 	case rules.Auto:
 		rec := prev
+		if !tracked && h.calls.mayHaveMissed(c.uniqueID) {
+			// Neither memory nor the store knows the channel, yet it may
+			// already record: ask Asterisk before starting a second
+			// MixMonitor (one round trip, only on such channels).
+			file, err := h.recordingFile(ctx, s)
+			if err != nil {
+				return h.decideFailed(ctx, s, start, c, dec, err)
+			}
+			if file != "" {
+				h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
+					"uniqueid", c.uniqueID, "file", file)
+				vars = append(vars, variable{VarFile, file})
+				break
+			}
+		}
 		if !tracked || rec.State != rules.StateRecording {
 			rec = newRecording(c, dec, h.now())
 			if err := h.startMixMonitor(ctx, s, cfg, &rec, rules.TriggerAuto); err != nil {
@@ -237,7 +283,7 @@ func newRecording(c call, dec rules.Decision, now time.Time) rules.Recording {
 // template, and marks rec as recording.
 func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Config, rec *rules.Recording, trigger rules.Trigger) error {
 	now := h.now()
-	file, err := recordingFile(cfg, rec, now)
+	file, err := newFileName(cfg, rec, now)
 	if err != nil {
 		return err
 	}
@@ -259,8 +305,8 @@ func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Conf
 	return nil
 }
 
-// recordingFile names the file rec is recorded to when it starts at now.
-func recordingFile(cfg *Config, rec *rules.Recording, now time.Time) (string, error) {
+// newFileName names the file rec is recorded to when it starts at now.
+func newFileName(cfg *Config, rec *rules.Recording, now time.Time) (string, error) {
 	date, clock := DateFields(now)
 	file, err := cfg.Files.Name(FileFields{
 		Date: date, Time: clock, Station: rec.Station, Direction: directionLabel(rec.Direction),
@@ -270,6 +316,17 @@ func recordingFile(cfg *Config, rec *rules.Recording, now time.Time) (string, er
 		return "", fmt.Errorf("recording file: %w", err)
 	}
 	return file, nil
+}
+
+// recordingFile asks Asterisk which file MixMonitor records this channel
+// into (MIXMONITOR_FILENAME, set by MixMonitor when it starts); "" when
+// none.
+func (h *Handler) recordingFile(ctx context.Context, s *agi.Session) (string, error) {
+	v, _, err := s.GetVariable(ctx, "MIXMONITOR_FILENAME")
+	if err != nil {
+		return "", fmt.Errorf("read MIXMONITOR_FILENAME: %w", err)
+	}
+	return v, nil
 }
 
 // pushHangupHandler makes Asterisk call the hangup request when the

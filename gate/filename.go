@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,43 +163,135 @@ func safePath(p string) bool {
 // resolve to, a file inside the recordings directory.
 var ErrOutsideDir = errors.New("path is outside the recordings directory")
 
-// Remove deletes the recording file at path, only if path is a clean path
-// inside the directory and still resolves inside it once symbolic links in
-// its parent directories are followed; a symbolic link itself is removed,
-// never its target. A missing file gives an error matching fs.ErrNotExist.
-func (n *FileNamer) Remove(path string) error {
-	if err := n.CheckRemovable(path); err != nil {
-		return err
+// errStillThere is returned by Remove when the file was not found through
+// the recordings directory but its path still names something: a
+// directory swapped for a symbolic link while retention ran, say. It does
+// not match fs.ErrNotExist, so the caller does not mark the file gone.
+var errStillThere = errors.New("not found inside the recordings directory, but the path still exists")
+
+// open returns a handle on the recordings directory that no path can
+// escape (os.Root), and path relative to it.
+func (n *FileNamer) open(path string) (*os.Root, string, error) {
+	if !n.Under(path) {
+		return nil, "", fmt.Errorf("%q: %w", path, ErrOutsideDir)
 	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
+	root, err := os.OpenRoot(n.dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return root, strings.TrimPrefix(path, n.dir+"/"), nil
+}
+
+// Remove deletes the recording file at path through a handle on the
+// directory (os.Root): a symbolic link among its parents that leads out of
+// the directory is refused at the moment of the deletion, not checked
+// before it, and a symbolic link itself is removed, never its target. A
+// missing file gives an error matching fs.ErrNotExist, but only when a
+// second look at the path finds nothing either.
+func (n *FileNamer) Remove(path string) error {
+	root, rel, err := n.open(path)
+	if err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	defer root.Close()
+	fi, err := root.Lstat(rel)
+	if err == nil && fi.IsDir() {
+		return fmt.Errorf("remove %q: is a directory", path)
+	}
+	if err == nil {
+		err = root.Remove(rel)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(path); !errors.Is(lerr, fs.ErrNotExist) {
+			return fmt.Errorf("remove %q: %w", path, errStillThere)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remove %q: %w", path, n.explain(path, err))
 	}
 	return nil
+}
+
+// explain adds ErrOutsideDir to an error of os.Root refusing a path whose
+// parent resolves outside the directory (a symbolic link leading out).
+// It only names the reason; the refusal itself was os.Root's.
+func (n *FileNamer) explain(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	realDir, derr := filepath.EvalSymlinks(n.dir)
+	realParent, perr := filepath.EvalSymlinks(filepath.Dir(path))
+	if derr == nil && perr == nil && realParent != realDir && !strings.HasPrefix(realParent, realDir+"/") {
+		return fmt.Errorf("%w: %w", ErrOutsideDir, err)
+	}
+	return err
 }
 
 // CheckRemovable runs Remove's checks without removing anything: nil when
 // Remove would delete the file.
 func (n *FileNamer) CheckRemovable(path string) error {
-	if !n.Under(path) {
-		return fmt.Errorf("remove %q: %w", path, ErrOutsideDir)
-	}
-	realDir, err := filepath.EvalSymlinks(n.dir)
+	root, rel, err := n.open(path)
 	if err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
+		return fmt.Errorf("remove: %w", err)
 	}
-	realParent, err := filepath.EvalSymlinks(filepath.Dir(path))
+	defer root.Close()
+	fi, err := root.Lstat(rel)
 	if err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
-	}
-	if realParent != realDir && !strings.HasPrefix(realParent, realDir+"/") {
-		return fmt.Errorf("remove %q: %w", path, ErrOutsideDir)
-	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return fmt.Errorf("remove %q: %w", path, err)
+		return fmt.Errorf("remove %q: %w", path, n.explain(path, err))
 	}
 	if fi.IsDir() {
 		return fmt.Errorf("remove %q: is a directory", path)
 	}
 	return nil
+}
+
+// wavHeaderLen is the size of the header MixMonitor writes to a WAV file
+// before any audio: a file of that size holds no sound.
+const wavHeaderLen = 44
+
+// RemoveIfEmpty deletes the recording file at path when it provably holds
+// no audio: empty, or a WAV header (44 bytes) whose data chunk is empty.
+// It reports whether it removed the file. Call it only once MixMonitor
+// has closed the file (some time after the channel hung up).
+func (n *FileNamer) RemoveIfEmpty(path string) (bool, error) {
+	root, rel, err := n.open(path)
+	if err != nil {
+		return false, fmt.Errorf("remove empty recording: %w", err)
+	}
+	defer root.Close()
+	empty, err := emptyRecording(root, rel)
+	if err != nil || !empty {
+		return false, err
+	}
+	if err := root.Remove(rel); err != nil {
+		return false, fmt.Errorf("remove empty recording %q: %w", path, err)
+	}
+	return true, nil
+}
+
+// emptyRecording reports whether rel is a regular file with no audio.
+func emptyRecording(root *os.Root, rel string) (bool, error) {
+	fi, err := root.Lstat(rel)
+	if err != nil {
+		return false, fmt.Errorf("remove empty recording: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > wavHeaderLen {
+		return false, nil
+	}
+	if fi.Size() == 0 {
+		return true, nil
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return false, fmt.Errorf("remove empty recording: %w", err)
+	}
+	defer f.Close()
+	var hdr [wavHeaderLen + 1]byte
+	k, err := io.ReadFull(f, hdr[:])
+	if k != wavHeaderLen || !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, nil // grew since, or not a header at all
+	}
+	// RIFF....WAVE, and the data chunk's size (the last four bytes) is 0.
+	return string(hdr[0:4]) == "RIFF" && string(hdr[8:12]) == "WAVE" &&
+		string(hdr[36:40]) == "data" && hdr[40]|hdr[41]|hdr[42]|hdr[43] == 0, nil
 }

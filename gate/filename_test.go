@@ -2,6 +2,7 @@ package gate
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,5 +171,115 @@ func TestFileNamerFieldNextToADot(t *testing.T) {
 	}
 	if got, _ := n.Name(FileFields{CallerID: "a.b", DID: "1795511818.38"}); got != "/rec/a.b.1795511818.38.wav" {
 		t.Errorf("inner dots changed: %q", got)
+	}
+}
+
+// TestFileNamerRemoveWhileDirectorySwapped: a directory inside recording.dir
+// swapped for a symbolic link to elsewhere while files are removed (the
+// check-then-delete race of a path-based check) never costs a file outside
+// recording.dir.
+func TestFileNamerRemoveWhileDirectorySwapped(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "rec")
+	outside := filepath.Join(root, "outside")
+	day := filepath.Join(dir, "day")
+	for _, d := range []string{day, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const files = 300
+	for i := 0; i < files; i++ {
+		for _, d := range []string{day, outside} {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("%d.wav", i)), []byte("RIFF"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := NewFileNamer(dir, "{{.UniqueID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	swapped := make(chan error, 1)
+	go func() {
+		parked := filepath.Join(dir, "day.parked")
+		for {
+			select {
+			case <-stop:
+				swapped <- nil
+				return
+			default:
+			}
+			if err := os.Rename(day, parked); err != nil {
+				swapped <- err
+				return
+			}
+			if err := os.Symlink(outside, day); err != nil {
+				swapped <- err
+				return
+			}
+			if err := os.Remove(day); err != nil {
+				swapped <- err
+				return
+			}
+			if err := os.Rename(parked, day); err != nil {
+				swapped <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < files; i++ {
+		_ = n.Remove(filepath.Join(day, fmt.Sprintf("%d.wav", i)))
+	}
+	close(stop)
+	if err := <-swapped; err != nil {
+		t.Fatal(err)
+	}
+	left, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != files {
+		t.Errorf("%d files outside recording.dir deleted", files-len(left))
+	}
+}
+
+func TestRemoveIfEmpty(t *testing.T) {
+	dir := t.TempDir()
+	n, err := NewFileNamer(dir, "{{.UniqueID}}.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := make([]byte, wavHeaderLen)
+	copy(header, "RIFF")
+	copy(header[8:], "WAVEfmt ")
+	copy(header[36:], "data")
+	withData := append([]byte(nil), header...)
+	withData[40] = 1
+	tests := []struct {
+		name    string
+		content []byte
+		want    bool
+	}{
+		{"empty", nil, true},
+		{"header only", header, true},
+		{"header and audio", append(append([]byte(nil), header...), make([]byte, 320)...), false},
+		{"header that counts data", withData, false},
+		{"44 bytes, not a WAV header", make([]byte, wavHeaderLen), false},
+		{"short", []byte("RIFF"), false},
+	}
+	for i, tc := range tests {
+		p := filepath.Join(dir, fmt.Sprintf("%d.wav", i))
+		if err := os.WriteFile(p, tc.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := n.RemoveIfEmpty(p)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: RemoveIfEmpty = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+		if _, err := os.Stat(p); (err == nil) == tc.want {
+			t.Errorf("%s: file there = %v after RemoveIfEmpty = %v", tc.name, err == nil, got)
+		}
 	}
 }

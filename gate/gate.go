@@ -60,7 +60,7 @@ type Config struct {
 	HangupHandler     string           // pushed when a recording starts or is armed, e.g. "recgate-hangup,s,1"
 	OnDemandFeature   string           // the features.conf applicationmap name
 	MixMonitorOptions string           // MixMonitor's options, e.g. "b"
-	RemoveUnanswered  bool             // delete the header-only file of an unanswered outbound call
+	RemoveUnanswered  bool             // remove a recording without audio (empty or header-only) of a leg not known to be answered
 	Fallback          rules.Mode       // the mode when no rules can be read
 	MarkerVar         string           // the inherited IVR marker variable, e.g. "RECGATE_VIA"
 	Classifier        rules.Classifier // contexts for classification
@@ -100,6 +100,7 @@ type Handler struct {
 	now     func() time.Time
 
 	recordings RecordingStore
+	empties    *removeQueue
 }
 
 // Options are the collaborators of a Handler.
@@ -109,6 +110,11 @@ type Options struct {
 	Metrics    *Metrics
 	Logger     *slog.Logger
 	Now        func() time.Time // defaults to time.Now
+	// RemoveDelay is how long after a hangup a recording that may hold no
+	// audio is checked (and removed when it holds none); 0 means 3s.
+	RemoveDelay time.Duration
+	// MaxCalls caps the live calls tracked in memory; 0 means 50000.
+	MaxCalls int
 }
 
 // New returns a Handler. Call Close to flush the metadata writer.
@@ -124,9 +130,18 @@ func New(cfg *Config, o Options) (*Handler, error) {
 		h.now = time.Now
 	}
 	h.cfg.Store(cfg)
-	h.calls = newCalls(h.now)
+	h.calls = newCalls(h.now, o.MaxCalls, func() {
+		if h.metrics != nil {
+			h.metrics.CallsEvicted.Inc()
+		}
+	})
 	h.writer = newWriter(o.Recordings, h.log, func() { h.storeError(StoreOpRecordings) })
 	h.recordings = o.Recordings
+	delay := o.RemoveDelay
+	if delay <= 0 {
+		delay = removeDelay
+	}
+	h.empties = newRemoveQueue(h, delay)
 	return h, nil
 }
 
@@ -140,8 +155,11 @@ func (h *Handler) SetConfig(cfg *Config) error {
 }
 
 // Close flushes the recordings' metadata still queued, waiting at most
-// until ctx is done. Call it after the AGI server has shut down.
+// until ctx is done, and stops checking ended recordings for audio (those
+// not checked yet keep their files). Call it after the AGI server has shut
+// down.
 func (h *Handler) Close(ctx context.Context) error {
+	h.empties.close()
 	return h.writer.close(ctx)
 }
 

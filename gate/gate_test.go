@@ -85,6 +85,7 @@ func (m *memRecordings) RecordingByUniqueID(_ context.Context, id string) (*rule
 
 type testGate struct {
 	h       *Handler
+	recs    *memRecordings
 	l       *pipeListener
 	srv     *agi.Server
 	reg     *prometheus.Registry
@@ -108,11 +109,12 @@ func newTestGate(tb testing.TB, src RuleSource, mutate func(*Config)) *testGate 
 	}
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	h, err := New(cfg, Options{Rules: src, Recordings: &memRecordings{recs: map[string]rules.Recording{}}, Metrics: m})
+	recs := &memRecordings{recs: map[string]rules.Recording{}}
+	h, err := New(cfg, Options{Rules: src, Recordings: recs, Metrics: m, RemoveDelay: 10 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g := &testGate{h: h, l: newPipeListener(), reg: reg, metrics: m}
+	g := &testGate{h: h, recs: recs, l: newPipeListener(), reg: reg, metrics: m}
 	g.srv = &agi.Server{Handler: h, ReadTimeout: 2 * time.Second, Requests: Requests()}
 	go g.srv.Serve(g.l)
 	tb.Cleanup(func() {
@@ -333,13 +335,13 @@ func TestCoalesceKeepsLastSavePerChannel(t *testing.T) {
 
 func TestCallsForgetsStaleEntries(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	c := newCalls(func() time.Time { return now })
-	old := now.Add(-25 * time.Hour)
+	c := newCalls(func() time.Time { return now }, 0, nil)
 	for i := 0; i < 100; i++ {
-		c.put(rules.Recording{UniqueID: fmt.Sprintf("old%d", i), StartedAt: &old})
+		c.put(rules.Recording{UniqueID: fmt.Sprintf("old%d", i)})
 	}
+	now = now.Add(25 * time.Hour)
 	for i := 0; i < 100; i++ {
-		c.put(rules.Recording{UniqueID: fmt.Sprintf("new%d", i), StartedAt: &now})
+		c.put(rules.Recording{UniqueID: fmt.Sprintf("new%d", i)})
 	}
 	if n := c.len(); n > 110 {
 		t.Errorf("%d entries after 100 fresh puts, want the stale ones mostly gone", n)
@@ -348,6 +350,38 @@ func TestCallsForgetsStaleEntries(t *testing.T) {
 		if _, ok := c.get(fmt.Sprintf("new%d", i)); !ok {
 			t.Fatalf("fresh entry new%d forgotten", i)
 		}
+	}
+}
+
+// TestCallsIsCapped: decides without a hangup cannot grow the live-call
+// table past its cap; the oldest entries go first and each is counted.
+func TestCallsIsCapped(t *testing.T) {
+	start := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	now := start
+	evicted := 0
+	c := newCalls(func() time.Time { return now }, 10, func() { evicted++ })
+	for i := 0; i < 25; i++ {
+		now = now.Add(time.Second)
+		c.put(rules.Recording{UniqueID: fmt.Sprintf("%d.%d", now.Unix(), i)})
+	}
+	if n := c.len(); n != 10 {
+		t.Errorf("%d entries, want the cap of 10", n)
+	}
+	if evicted != 15 {
+		t.Errorf("%d evictions counted, want 15", evicted)
+	}
+	for i := 15; i < 25; i++ {
+		if _, ok := c.get(fmt.Sprintf("%d.%d", start.Unix()+int64(i+1), i)); !ok {
+			t.Errorf("newest entry %d forgotten", i)
+		}
+	}
+	// A channel that started before the newest forgotten one may have
+	// been decided without the table knowing it now; a later one not.
+	if !c.mayHaveMissed(fmt.Sprintf("%d.%d", start.Unix()+14, 99)) {
+		t.Error("a channel older than an evicted entry is taken as new")
+	}
+	if c.mayHaveMissed(fmt.Sprintf("pbx1-%d.%d", start.Unix()+20, 99)) {
+		t.Error("a channel newer than every evicted entry is taken as possibly missed")
 	}
 }
 

@@ -14,6 +14,7 @@ type Metrics struct {
 	RecordingsStarted *prometheus.CounterVec // recgate_recordings_started_total{direction,trigger}
 	StoreErrors       *prometheus.CounterVec // recgate_store_errors_total{op}
 	Unclassified      prometheus.Counter     // recgate_unclassified_calls_total
+	CallsEvicted      prometheus.Counter     // recgate_live_calls_evicted_total
 }
 
 // Label values used by the handler's metrics. They are bounded: never a
@@ -61,8 +62,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "recgate_unclassified_calls_total",
 			Help: "Calls whose direction could not be classified; the fallback mode applied.",
 		}),
+		CallsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recgate_live_calls_evicted_total",
+			Help: "Live calls forgotten from memory without their hangup: over the cap of tracked calls, or older than a day.",
+		}),
 	}
-	reg.MustRegister(m.Decisions, m.DecisionDuration, m.OnDemand, m.RecordingsStarted, m.StoreErrors, m.Unclassified)
+	reg.MustRegister(m.Decisions, m.DecisionDuration, m.OnDemand, m.RecordingsStarted, m.StoreErrors, m.Unclassified, m.CallsEvicted)
 	for _, r := range []string{OnDemandStarted, OnDemandAlreadyRecording, OnDemandNotArmed, OnDemandNotAllowed, OnDemandError} {
 		m.OnDemand.WithLabelValues(r)
 	}

@@ -220,6 +220,14 @@ func (v *channelVars) reply(cmd string) string {
 		return "200 result=1"
 	case "GET":
 		sub, name, _ := strings.Cut(rest, " ")
+		if strings.EqualFold(sub, "FULL") {
+			// GET FULL VARIABLE <expression>: ${NAME} substituted.
+			word, expr, _ := strings.Cut(name, " ")
+			if !strings.EqualFold(word, "VARIABLE") {
+				break
+			}
+			return "200 result=1 (" + v.expand(unquote(expr)) + ")"
+		}
 		if !strings.EqualFold(sub, "VARIABLE") {
 			break
 		}
@@ -241,6 +249,27 @@ func (v *channelVars) reply(cmd string) string {
 		return "200 result=1"
 	}
 	return "510 Invalid or unknown command"
+}
+
+// expand substitutes every ${NAME} in expr with the variable's value
+// (empty when unset), as Asterisk does for GET FULL VARIABLE.
+func (v channelVars) expand(expr string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(expr, "${")
+		if i < 0 {
+			b.WriteString(expr)
+			return b.String()
+		}
+		j := strings.IndexByte(expr[i:], '}')
+		if j < 0 {
+			b.WriteString(expr)
+			return b.String()
+		}
+		b.WriteString(expr[:i])
+		b.WriteString(v[expr[i+2:i+j]])
+		expr = expr[i+j+1:]
+	}
 }
 
 func (v *channelVars) set(name, value string) {

@@ -179,8 +179,8 @@ func (t *tally) fill(r *Result) {
 }
 
 // hangup plays the end of call k when its decide pushed a hangup
-// handler: the hangup session on the dead channel, whose dial status says
-// the call was answered.
+// handler: the hangup session on the dead channel, whose dial status and
+// state say the call was answered.
 func (t *tally) hangup(ctx context.Context, p *peer, cfg *Config, k call, vars channelVars, env *strings.Builder) {
 	if !cfg.Hangup || !vars.pushedHangupHandler() {
 		return
@@ -188,7 +188,7 @@ func (t *tally) hangup(ctx context.Context, p *peer, cfg *Config, k call, vars c
 	t.pushed.Add(1)
 	env.Reset()
 	hangupEnvBlock(env, cfg.Target, k)
-	n, _, err := p.session(ctx, []byte(env.String()), exchange{vars: channelVars{"DIALSTATUS": "ANSWER"}, mayBeEmpty: true})
+	n, _, err := p.session(ctx, []byte(env.String()), exchange{vars: channelVars{"DIALSTATUS": "ANSWER", "CHANNEL(state)": "Up"}, mayBeEmpty: true})
 	if err != nil {
 		t.hangupErrs.add(err)
 		return

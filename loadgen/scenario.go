@@ -94,7 +94,8 @@ type caller struct {
 	sc     Scenario
 	rng    *rand.Rand
 	zipf   *rand.Zipf
-	prefix string // of every unique id: "<epoch>.<run>-<stream>-"
+	prefix string // of every unique id: "<run>-<epoch>."
+	base   uint64 // this stream's first sequence number
 	seq    uint64
 }
 
@@ -106,12 +107,13 @@ func newRunID() string {
 }
 
 // newCaller returns a caller whose draws are repeatable for (sc.Seed,
-// stream). Its unique ids are "<epoch>.<run>-<stream>-<n>": run tells
-// one run's calls from another's (see newRunID), stream one goroutine's
-// from another's.
+// stream). Its unique ids have Asterisk's form "[systemname-]<epoch>.<n>"
+// with the run (see newRunID) as the system name, so one run's calls are
+// told from another's, and n counting from stream·10^10, so one
+// goroutine's are told from another's.
 func newCaller(sc Scenario, stream int, epoch int64, run string) *caller {
 	rng := rand.New(rand.NewSource(sc.Seed*1_000_003 + int64(stream)))
-	c := &caller{sc: sc, rng: rng, prefix: strconv.FormatInt(epoch, 10) + "." + run + "-" + strconv.Itoa(stream) + "-"}
+	c := &caller{sc: sc, rng: rng, prefix: run + "-" + strconv.FormatInt(epoch, 10) + ".", base: uint64(stream) * 10_000_000_000}
 	if sc.Distribution == DistZipf && sc.Stations > 1 {
 		s := sc.ZipfS
 		if s == 0 {
@@ -141,7 +143,7 @@ func (c *caller) next() call {
 	k := call{
 		direction: dir,
 		station:   st,
-		uniqueID:  c.prefix + strconv.FormatUint(c.seq, 10),
+		uniqueID:  c.prefix + strconv.FormatUint(c.base+c.seq, 10),
 		channel:   fmt.Sprintf("PJSIP/%s-%08x", st, uint32(c.seq)^uint32(c.rng.Int31())),
 		threadID:  strconv.FormatInt(139867250000000+c.rng.Int63n(10_000_000), 10),
 	}

@@ -1,10 +1,13 @@
 package rules
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
-// Expired reports whether recording r is past its retention at now: the
-// station's retention_days, else its group's. A recording without a
-// retention, or already deleted, never expires. Age counts
+// Expired reports whether recording r is past its retention at now (see
+// Retention). A recording without a retention, or already deleted, never
+// expires. Age counts
 // from the end of the call (or its start when the end is unknown). A call
 // still marked live (its hangup was never reported) expires one day later
 // than an ended one, so a running call is never touched.
@@ -12,7 +15,7 @@ func (rs *RuleSet) Expired(r *Recording, now time.Time) bool {
 	if r.State == StateDeleted {
 		return false
 	}
-	days, ok := rs.RetentionDays(r.Station)
+	days, ok := rs.Retention(r)
 	if !ok {
 		return false
 	}
@@ -30,4 +33,21 @@ func (rs *RuleSet) Expired(r *Recording, now time.Time) bool {
 		return false
 	}
 	return now.Sub(*t) >= time.Duration(days)*24*time.Hour
+}
+
+// Retention returns how long recording r is kept: its station's
+// retention_days, else its group's. A station deleted since (or never
+// known) no longer names a group: then the group whose rule decided the
+// recording (its Rule "group:NAME"), if that group still exists, applies.
+// ok is false when none sets a retention (keep forever).
+func (rs *RuleSet) Retention(r *Recording) (days int, ok bool) {
+	if _, known := rs.Stations[r.Station]; known {
+		return rs.RetentionDays(r.Station)
+	}
+	if name, isGroup := strings.CutPrefix(r.Rule, "group:"); isGroup {
+		if g := rs.Groups[name]; g != nil && g.RetentionDays != nil {
+			return *g.RetentionDays, true
+		}
+	}
+	return 0, false
 }

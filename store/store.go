@@ -16,7 +16,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -70,11 +73,43 @@ type Store struct {
 	testHookCheck func()
 }
 
+// Option configures Open.
+type Option func(*openOptions)
+
+type openOptions struct {
+	group string
+}
+
+// WithGroup makes a database that Open creates readable by the named
+// group (a name or a numeric id): mode 0640 and that group instead of
+// 0600. An existing database keeps its mode and owner.
+func WithGroup(group string) Option {
+	return func(o *openOptions) { o.group = group }
+}
+
 // Open opens (creating it if missing) the SQLite database at path, applies
-// the pending migrations and loads the rules.
-func Open(ctx context.Context, path string) (*Store, error) {
+// the pending migrations and loads the rules. A database it creates is
+// readable by its owner only (0600, or 0640 with WithGroup): it holds
+// callers' numbers. SQLite gives the -wal and -shm files the database's
+// mode.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, rules.Errorf(rules.EINVALID, "store: open: invalid database path %q", path)
+	}
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	gid := -1
+	if o.group != "" {
+		g, err := lookupGroup(o.group)
+		if err != nil {
+			return nil, rules.Errorf(rules.EINVALID, "store: open: store.group %q: %v", o.group, err)
+		}
+		gid = g
+	}
+	if err := createFile(path, gid); err != nil {
+		return nil, unavailable("open", err)
 	}
 	db, err := sql.Open("sqlite3", path+"?"+dsnParams)
 	if err != nil {
@@ -91,6 +126,44 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createFile creates the database file at path, if missing, with mode
+// 0600 (0640 and group gid when gid is not -1), before SQLite would create
+// it with the process's umask.
+func createFile(path string, gid int) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if gid >= 0 {
+		if err := f.Chown(-1, gid); err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("give the database to group %d: %w", gid, err)
+		}
+		if err := f.Chmod(0o640); err != nil {
+			f.Close()
+			os.Remove(path)
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// lookupGroup returns the id of group, a name or a number.
+func lookupGroup(group string) (int, error) {
+	if id, err := strconv.Atoi(group); err == nil {
+		return id, nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
 }
 
 func (s *Store) open(ctx context.Context) error {

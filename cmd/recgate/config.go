@@ -53,7 +53,8 @@ type HTTPConfig struct {
 
 // StoreConfig configures the SQLite store.
 type StoreConfig struct {
-	Path string `mapstructure:"path"`
+	Path  string `mapstructure:"path"`
+	Group string `mapstructure:"group"` // a database created is 0640 with this group; "" means 0600
 }
 
 // RecordingConfig configures recording files and MixMonitor.
@@ -189,6 +190,7 @@ func setDefaults(v *viper.Viper, c Config) {
 	v.SetDefault("agi.hangup_handler", c.AGI.HangupHandler)
 	v.SetDefault("http.listen", c.HTTP.Listen)
 	v.SetDefault("store.path", c.Store.Path)
+	v.SetDefault("store.group", c.Store.Group)
 	v.SetDefault("recording.dir", c.Recording.Dir)
 	v.SetDefault("recording.file_template", c.Recording.FileTemplate)
 	v.SetDefault("recording.mixmonitor_options", c.Recording.MixMonitorOptions)

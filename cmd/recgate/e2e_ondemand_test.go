@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recgate/recgate/agi/agitest"
 	"github.com/recgate/recgate/rules"
@@ -31,6 +32,15 @@ func (h *harness) hangup(station, uniqueid string, vars map[string]string) (*agi
 		"agi_channel":        "PJSIP/" + station + "-00000004",
 		"agi_uniqueid":       uniqueid,
 	}, vars, func(a *agitest.Asterisk) { a.Dead = true })
+}
+
+// wavHeader is the 44-byte WAV header MixMonitor writes before any audio.
+func wavHeader() []byte {
+	h := make([]byte, 44)
+	copy(h, "RIFF")
+	copy(h[8:], "WAVEfmt ")
+	copy(h[36:], "data")
+	return h
 }
 
 func countMixMonitor(cmds []string) int {
@@ -132,7 +142,7 @@ func TestHangup(t *testing.T) {
 	t.Run("answered outbound recording is closed", func(t *testing.T) {
 		h.call("0016-arm", outbound("1001", "HG1"), nil)
 		_, cmds := h.hangup("1001", "HG1", map[string]string{"DIALSTATUS": "ANSWER"})
-		if len(cmds) != 1 || cmds[0] != `GET VARIABLE "DIALSTATUS"` {
+		if len(cmds) != 1 || cmds[0] != `GET FULL VARIABLE "${DIALSTATUS}|${CHANNEL(state)}"` {
 			t.Fatalf("commands %q", cmds)
 		}
 		rec := h.recording("HG1", func(r rules.Recording) bool { return r.EndedAt != nil })
@@ -147,16 +157,40 @@ func TestHangup(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, make([]byte, 44), 0o644); err != nil { // what MixMonitor b leaves
+		if err := os.WriteFile(file, wavHeader(), 0o644); err != nil { // what MixMonitor b leaves
 			t.Fatal(err)
 		}
 		h.hangup("1001", "HG2", map[string]string{"DIALSTATUS": "BUSY"})
-		rec := h.recording("HG2", func(r rules.Recording) bool { return r.EndedAt != nil })
+		// Removed once MixMonitor has closed the file, a moment later.
+		rec := h.recording("HG2", func(r rules.Recording) bool { return r.State == rules.StateRemoved })
 		if rec.State != rules.StateRemoved || rec.Answered == nil || *rec.Answered {
 			t.Errorf("metadata %+v", rec)
 		}
 		if _, err := os.Stat(file); !os.IsNotExist(err) {
 			t.Errorf("header-only file still there: %v", err)
+		}
+	})
+
+	t.Run("transferred callee without DIALSTATUS keeps its recording", func(t *testing.T) {
+		// [recgate-transfer] decides with direction=outbound on the called
+		// station's channel, which never ran Dial: no DIALSTATUS.
+		ast, _ := h.call("0016-arm", outbound("1001", "HG6"), nil)
+		file, _ := ast.Var("RECGATE_FILE")
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		audio := append(wavHeader(), make([]byte, 4<<20)...)
+		if err := os.WriteFile(file, audio, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h.hangup("1001", "HG6", map[string]string{"CHANNEL(state)": "Up"})
+		rec := h.recording("HG6", func(r rules.Recording) bool { return r.EndedAt != nil })
+		if rec.State != rules.StateEnded || rec.Answered == nil || !*rec.Answered {
+			t.Errorf("metadata %+v, want ended and answered", rec)
+		}
+		time.Sleep(4 * time.Second) // past the check for an empty file
+		if fi, err := os.Stat(file); err != nil || fi.Size() != int64(len(audio)) {
+			t.Errorf("the recording of an answered leg was touched: %v", err)
 		}
 	})
 

@@ -283,12 +283,20 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	var ids []int64
 	var changes []store.Change
 	var skipped int
+	var missing []*rules.Recording
+	mark := func(r *rules.Recording, note string) {
+		days, _ := rs.Retention(r)
+		ids = append(ids, r.ID)
+		changes = append(changes, store.Change{Object: fmt.Sprintf("recording:%d", r.ID), Field: "retention",
+			Before: orDash(r.File), After: fmt.Sprintf("%s (retention %dd)", note, days)})
+		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
+	}
 	for i := range recs {
 		r := &recs[i]
 		if !rs.Expired(r, now) {
 			continue
 		}
-		days, _ := rs.RetentionDays(r.Station)
+		days, _ := rs.Retention(r)
 		if dryRun {
 			if r.File != "" && r.State != rules.StateRemoved {
 				if err := files.CheckRemovable(r.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -300,24 +308,32 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, r.Station, fmtTime(r.EndedAt), days, orDash(r.File))
 			continue
 		}
-		note := "deleted"
 		if r.File != "" && r.State != rules.StateRemoved {
 			err := files.Remove(r.File)
 			switch {
 			case err == nil:
 			case errors.Is(err, fs.ErrNotExist):
-				note = "file already missing"
-				fmt.Fprintf(w, "recording %d: file %s is missing; marking the metadata deleted\n", r.ID, r.File)
+				missing = append(missing, r) // looked at again below, before its row is marked
+				continue
 			default:
 				skipped++
 				fmt.Fprintf(w, "recording %d: NOT deleted: %v\n", r.ID, err)
 				continue
 			}
 		}
-		ids = append(ids, r.ID)
-		changes = append(changes, store.Change{Object: fmt.Sprintf("recording:%d", r.ID), Field: "retention",
-			Before: orDash(r.File), After: fmt.Sprintf("%s (retention %dd)", note, days)})
-		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
+		mark(r, "deleted")
+	}
+	// A file not found once (its directory moved away for a moment, say)
+	// is marked gone only if a second look, after the other deletions,
+	// does not find it either.
+	for _, r := range missing {
+		if err := files.CheckRemovable(r.File); !errors.Is(err, fs.ErrNotExist) {
+			skipped++
+			fmt.Fprintf(w, "recording %d: file %s was missing and is there again; NOT deleted, retry later\n", r.ID, r.File)
+			continue
+		}
+		fmt.Fprintf(w, "recording %d: file %s is missing; marking the metadata deleted\n", r.ID, r.File)
+		mark(r, "file already missing")
 	}
 	if dryRun {
 		if skipped > 0 {

@@ -82,7 +82,7 @@ func newRulesExportCmd(a *app) *cobra.Command {
 				_, err = a.env.Stdout.Write(b.Bytes())
 				return err
 			}
-			return writeFileAtomic(args[0], b.Bytes())
+			return rulesfile.WriteFile(args[0], b.Bytes())
 		},
 	}
 }
@@ -117,7 +117,7 @@ func (a *app) openStore(cmd *cobra.Command) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(cmd.Context(), cfg.Store.Path)
+	return store.Open(cmd.Context(), cfg.Store.Path, cfg.storeOptions()...)
 }
 
 // readInput reads FILE, or stdin when FILE is "-".
@@ -130,36 +130,6 @@ func readInput(stdin io.Reader, name string) ([]byte, error) {
 		return nil, rules.Errorf(rules.EINVALID, "read %s: %v", name, err)
 	}
 	return data, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it, so a reader never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".recgate-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[:i+1]
-		}
-	}
-	return "."
 }
 
 // printJSON writes v as indented JSON.

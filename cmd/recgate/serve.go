@@ -69,6 +69,7 @@ type Main struct {
 
 	agiLn, httpLn net.Listener
 	reload        *reloadMetrics
+	rulesFile     *rulesFileWatcher  // nil without rules_file
 	stop          context.CancelFunc // stops background goroutines
 	wg            sync.WaitGroup
 	serveErr      chan error
@@ -112,6 +113,9 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
+			if m.rulesFile != nil {
+				m.rulesFile.retry() // a file the store refused is tried again now
+			}
 			if err := m.Reload(); err != nil {
 				m.Logger.Error("config reload refused; keeping the running configuration", "err", err)
 			}
@@ -193,7 +197,7 @@ func tuneGC(environ []string) {
 // HTTP listeners. Their addresses are in AGIAddr and HTTPAddr.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
-	st, err := store.Open(ctx, cfg.Store.Path)
+	st, err := store.Open(ctx, cfg.Store.Path, cfg.storeOptions()...)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -220,8 +224,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}))
 
 	if cfg.RulesFile != "" {
-		w := newRulesFileWatcher(cfg.RulesFile, st, m.Logger)
-		w.apply(ctx) // a bad file is logged; the store's rules keep serving
+		w := newRulesFileWatcher(cfg.RulesFile, st, m.Logger, newRulesFileMetrics(m.Registry))
+		w.start(ctx, 200*time.Millisecond) // a bad or unsettled file is logged; the store's rules keep serving
+		m.rulesFile = w
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); w.run(bg, time.Second) }()
 	}
@@ -359,6 +364,14 @@ func buildInfo() prometheus.Collector {
 	}, []string{"version", "revision", "goversion"})
 	g.WithLabelValues(version, revision, runtime.Version()).Set(1)
 	return g
+}
+
+// storeOptions are the options store.Open takes from the configuration.
+func (c *Config) storeOptions() []store.Option {
+	if c.Store.Group == "" {
+		return nil
+	}
+	return []store.Option{store.WithGroup(c.Store.Group)}
 }
 
 // reloadMetrics exports the outcome of configuration (re)loads.
