@@ -177,3 +177,23 @@ func TestBareMirrorsHangups(t *testing.T) {
 		t.Error("ListenBare took more than one push per session")
 	}
 }
+
+func TestResultAdd(t *testing.T) {
+	a := &Result{Mode: ModeClosed, Sessions: 10, Commands: 20, Elapsed: time.Second, Latency: NewHistogram(),
+		Errors: Errors{Timeout: 1}, Pushed: 4, Hangups: 3, HangupCommands: 2, HangupErrors: Errors{Other: 1}}
+	a.Latency.Record(time.Millisecond)
+	b := &Result{Mode: ModeClosed, Sessions: 30, Commands: 30, Elapsed: time.Second, Latency: NewHistogram(),
+		Errors: Errors{Timeout: 2, Refused: 1}, Pushed: 6, Hangups: 6, HangupCommands: 6}
+	b.Latency.Record(3 * time.Millisecond)
+	var sum Result
+	sum.Add(a)
+	sum.Add(b)
+	if sum.Mode != ModeClosed || sum.Sessions != 40 || sum.Commands != 50 || sum.Elapsed != 2*time.Second ||
+		sum.SessionsPerSecond() != 20 || sum.Errors != (Errors{Timeout: 3, Refused: 1}) ||
+		sum.Pushed != 10 || sum.Hangups != 9 || sum.HangupCommands != 8 || sum.HangupErrors != (Errors{Other: 1}) {
+		t.Errorf("sum %+v", sum)
+	}
+	if n := sum.Latency.Summary().Count; n != 2 {
+		t.Errorf("latency count %d, want 2", n)
+	}
+}

@@ -33,6 +33,11 @@ type Errors struct {
 // Total is the number of failed sessions.
 func (e Errors) Total() int64 { return e.Refused + e.Timeout + e.Protocol + e.Closed + e.Other }
 
+func (e Errors) plus(o Errors) Errors {
+	return Errors{Refused: e.Refused + o.Refused, Timeout: e.Timeout + o.Timeout, Protocol: e.Protocol + o.Protocol,
+		Closed: e.Closed + o.Closed, Other: e.Other + o.Other}
+}
+
 // errorCounter is Errors updated from many goroutines.
 type errorCounter struct{ refused, timeout, protocol, closed, other atomic.Int64 }
 

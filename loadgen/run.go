@@ -130,6 +130,29 @@ type Result struct {
 	HangupErrors   Errors
 }
 
+// Add adds o's figures to r, as if o's sessions had run in r's run after
+// r's own: counts and elapsed time summed, latencies merged. It is how a
+// measurement split into rounds is put back together.
+func (r *Result) Add(o *Result) {
+	if r.Latency == nil {
+		r.Latency = NewHistogram()
+	}
+	if r.Mode == "" {
+		r.Mode = o.Mode
+	}
+	r.Sessions += o.Sessions
+	r.Commands += o.Commands
+	r.Elapsed += o.Elapsed
+	r.Latency.Merge(o.Latency)
+	r.Errors = r.Errors.plus(o.Errors)
+	r.Late += o.Late
+	r.Unstarted += o.Unstarted
+	r.Pushed += o.Pushed
+	r.Hangups += o.Hangups
+	r.HangupCommands += o.HangupCommands
+	r.HangupErrors = r.HangupErrors.plus(o.HangupErrors)
+}
+
 // SessionsPerSecond is completed sessions over the elapsed time.
 func (r *Result) SessionsPerSecond() float64 {
 	if r.Elapsed <= 0 {

@@ -38,6 +38,7 @@ type benchFlags struct {
 	seed         int64
 	bare         bool
 	bareCommands string
+	rounds       int
 	scrape       string
 	asJSON       bool
 	hold         int
@@ -101,6 +102,7 @@ Only loopback targets are accepted.`,
 	fl.StringVar(&f.dist, "dist", loadgen.DistUniform, "station draw: uniform or zipf")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the station and direction draws")
 	fl.BoolVar(&f.bare, "bare", true, "also measure the bare responder and print the ratios")
+	fl.IntVar(&f.rounds, "rounds", 1, "split the measurement into this many alternating rounds of recgate then the bare responder, added up (robust to a machine whose load changes)")
 	fl.StringVar(&f.bareCommands, "bare-commands", "", "commands per bare session: 3, 2.5 or 402/200 (default: exactly recgate's mean in this run)")
 	fl.StringVar(&f.scrape, "scrape", "", "recgate's metrics URL, to print the server-side "+decisionMetric+" p99 of this run")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
@@ -193,6 +195,9 @@ func (f benchFlags) describe() string {
 	if f.hangup {
 		b.WriteString("; with hangup sessions")
 	}
+	if f.rounds > 1 {
+		fmt.Fprintf(&b, "; %d rounds", f.rounds)
+	}
 	return b.String()
 }
 
@@ -223,18 +228,21 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 	if err := check.Validate(); err != nil {
 		return rules.Errorf(rules.EINVALID, "bench: %v", err)
 	}
+	if f.rounds < 1 || f.rounds > 100 || f.sessions > 0 && f.sessions < int64(f.rounds) {
+		return rules.Errorf(rules.EINVALID, "bench: --rounds %d: want 1..100, and at most -n", f.rounds)
+	}
 	if f.scrape != "" {
 		if err := loadgen.CheckLoopbackURL(f.scrape); err != nil {
 			return rules.Errorf(rules.EINVALID, "bench: --scrape: %v", err)
 		}
 	}
-	var bareMix, barePushes, bareHangups loadgen.Mix
+	var fixed *loadgen.Mix
 	if f.bareCommands != "" {
 		m, err := loadgen.ParseMix(f.bareCommands)
 		if err != nil {
 			return rules.Errorf(rules.EINVALID, "bench: --bare-commands: %v", err)
 		}
-		bareMix = m
+		fixed = &m
 	}
 	rep := benchReport{Load: f.describe()}
 
@@ -248,11 +256,34 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			return rules.Errorf(rules.EUNAVAILABLE, "bench: %v", err)
 		}
 	}
-	rec, err := measure(ctx, f, f.target)
-	if err != nil {
-		return err
+	// Each round measures recgate, then the bare responder with the same
+	// load, so that both see the machine in the same state even when it
+	// changes during the run; the rounds are added up.
+	round := f
+	round.duration = f.duration / time.Duration(f.rounds)
+	round.sessions = f.sessions / int64(f.rounds)
+	var rec, bare loadgen.Result
+	var bareAddr string
+	for range f.rounds {
+		r, err := measure(ctx, round, f.target)
+		if err != nil {
+			return err
+		}
+		rec.Add(r)
+		if !f.bare {
+			continue
+		}
+		if r.Sessions == 0 {
+			return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, r.Errors.Total(), r.Errors)
+		}
+		b, addr, err := measureBare(ctx, round, r, fixed)
+		if err != nil {
+			return err
+		}
+		bare.Add(b)
+		bareAddr = addr
 	}
-	rep.Recgate = newServerReport("recgate", f.target, rec)
+	rep.Recgate = newServerReport("recgate", f.target, &rec)
 	if f.scrape != "" {
 		after, err := loadgen.ScrapeHistogram(ctx, f.scrape, decisionMetric)
 		if err != nil {
@@ -264,49 +295,9 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			rep.ServerDecisionP99, rep.ServerDecisions = &p99, run.Count
 		}
 	}
-
 	if f.bare {
-		if f.bareCommands == "" {
-			// Exactly recgate's commands over its sessions: a run of the
-			// bare responder as long as recgate's sends as many.
-			if rec.Sessions == 0 {
-				return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, rec.Errors.Total(), rec.Errors)
-			}
-			m, err := loadgen.MixOf(rec.Commands, rec.Sessions)
-			if err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
-			bareMix = m
-		}
-		if rec.Pushed > 0 && rec.Sessions > 0 {
-			// As many hangup handlers pushed, and as many commands in
-			// each hangup session, as recgate's run had.
-			var err error
-			if barePushes, err = loadgen.MixOf(min(rec.Pushed, rec.Sessions), rec.Sessions); err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
-			if rec.Hangups > 0 {
-				if bareHangups, err = loadgen.MixOf(rec.HangupCommands, rec.Hangups); err != nil {
-					return fmt.Errorf("bench: %w", err)
-				}
-			}
-		}
-		addr, stop, err := startBareProcess(ctx, bareMix, barePushes, bareHangups)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		res, err := func() (*loadgen.Result, error) {
-			defer stop()
-			if err := warmUp(ctx, f, addr); err != nil {
-				return nil, err
-			}
-			return measure(ctx, f, addr)
-		}()
-		if err != nil {
-			return err
-		}
-		rep.Bare = newServerReport("bare", addr, res)
-		r := loadgen.Compare(rec, res)
+		rep.Bare = newServerReport("bare", bareAddr, &bare)
+		r := loadgen.Compare(&rec, &bare)
 		rep.Ratios = &r
 	}
 
@@ -315,6 +306,47 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 	}
 	printBench(stdout, rep)
 	return nil
+}
+
+// measureBare starts the bare responder as a process of its own, set to
+// send exactly what recgate sent in rec (or fixed commands per session),
+// and measures it with the same load.
+func measureBare(ctx context.Context, f benchFlags, rec *loadgen.Result, fixed *loadgen.Mix) (*loadgen.Result, string, error) {
+	var mix, pushes, hangups loadgen.Mix
+	if fixed != nil {
+		mix = *fixed
+	} else {
+		// Exactly recgate's commands over its sessions: a run of the
+		// bare responder as long as recgate's sends as many.
+		m, err := loadgen.MixOf(rec.Commands, rec.Sessions)
+		if err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		mix = m
+	}
+	if rec.Pushed > 0 {
+		// As many hangup handlers pushed, and as many commands in each
+		// hangup session, as recgate's run had.
+		var err error
+		if pushes, err = loadgen.MixOf(min(rec.Pushed, rec.Sessions), rec.Sessions); err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		if rec.Hangups > 0 {
+			if hangups, err = loadgen.MixOf(rec.HangupCommands, rec.Hangups); err != nil {
+				return nil, "", fmt.Errorf("bench: %w", err)
+			}
+		}
+	}
+	addr, stop, err := startBareProcess(ctx, mix, pushes, hangups)
+	if err != nil {
+		return nil, "", fmt.Errorf("bench: %w", err)
+	}
+	defer stop()
+	if err := warmUp(ctx, f, addr); err != nil {
+		return nil, "", err
+	}
+	res, err := measure(ctx, f, addr)
+	return res, addr, err
 }
 
 func printBench(w io.Writer, rep benchReport) {
