@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"time"
 
 	"github.com/recgate/recgate/agi"
 	"github.com/recgate/recgate/rules"
@@ -42,10 +43,33 @@ func (h *Handler) act(req *agi.Request) string {
 	return ActRecgate
 }
 
-// handOver is decide's answer when the dialplan acts (act=dialplan). It
-// records the recording's metadata as decide does when it acts itself and
-// returns the variables that tell the dialplan what to do, sending no
-// command of its own: the whole decision is then one round trip. The
+// answer is decide's answer when the dialplan acts (act=dialplan): the
+// variables of handOver in one command, then the recording started or
+// armed is tracked and its metadata saved, as when recgate acts itself.
+// Nothing is tracked or saved when the answer did not reach Asterisk: the
+// dialplan then starts nothing (it fails open) and pushes no hangup
+// handler that would ever close the row.
+func (h *Handler) answer(ctx context.Context, s *agi.Session, start time.Time, cfg *Config, c call, dec rules.Decision, prev rules.Recording, tracked bool) error {
+	vars, rec, err := h.handOver(ctx, s, cfg, c, dec, prev, tracked)
+	if err != nil {
+		return h.decideFailed(ctx, s, start, c, dec, err)
+	}
+	if err := h.decided(ctx, s, start, c, dec, vars); err != nil {
+		return err
+	}
+	if rec != nil {
+		h.calls.put(*rec)
+		h.writer.save(*rec)
+		if h.metrics != nil && rec.State == rules.StateRecording {
+			h.metrics.RecordingsStarted.WithLabelValues(directionLabel(rec.Direction), string(rec.Trigger)).Inc()
+		}
+	}
+	return nil
+}
+
+// handOver returns the variables that tell the dialplan what to do with
+// decision dec, and the recording it starts or arms (nil for none), sending
+// no command of its own: the whole decision is then one round trip. The
 // dialplan, on RECGATE_DECISION:
 //
 //   - auto: MixMonitor(${RECGATE_FILE},${RECGATE_MIXMONITOR_OPTIONS}),
@@ -67,8 +91,9 @@ func (h *Handler) act(req *agi.Request) string {
 // nor the store knows (calls.mayHaveMissed): recgate then reads
 // MIXMONITOR_FILENAME first, as when it acts itself, so that its metadata
 // names the file really being recorded.
-func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c call, dec rules.Decision, prev rules.Recording, tracked bool) ([]variable, error) {
+func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c call, dec rules.Decision, prev rules.Recording, tracked bool) ([]variable, *rules.Recording, error) {
 	vars := make([]variable, 0, 10)
+	var started *rules.Recording
 	push := false
 	switch dec.Mode {
 	case rules.Auto:
@@ -76,7 +101,7 @@ func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c c
 		if !tracked && h.calls.mayHaveMissed(c.uniqueID) {
 			file, err := h.recordingFile(ctx, s)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if file != "" {
 				h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
@@ -90,14 +115,10 @@ func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c c
 			rec = newRecording(c, dec, now)
 			file, err := newFileName(cfg, &rec, now)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			rec.File, rec.Trigger, rec.State, rec.StartedAt = file, rules.TriggerAuto, rules.StateRecording, &now
-			h.calls.put(rec)
-			h.writer.save(rec)
-			if h.metrics != nil {
-				h.metrics.RecordingsStarted.WithLabelValues(directionLabel(rec.Direction), string(rules.TriggerAuto)).Inc()
-			}
+			started = &rec
 			push = !tracked
 		}
 		vars = append(vars, variable{VarFile, rec.File}, variable{VarMixMonitorOptions, cfg.MixMonitorOptions})
@@ -105,8 +126,7 @@ func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c c
 		vars = append(vars, variable{VarFeature, cfg.OnDemandFeature})
 		if !tracked {
 			rec := newRecording(c, dec, h.now())
-			h.calls.put(rec)
-			h.writer.save(rec)
+			started = &rec
 			push = true
 		} else if prev.State == rules.StateRecording {
 			vars = append(vars, variable{VarFile, prev.File})
@@ -118,7 +138,7 @@ func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c c
 	if push {
 		handler = cfg.HangupHandler
 	}
-	return append(vars, variable{VarHangupHandler, handler}), nil
+	return append(vars, variable{VarHangupHandler, handler}), started, nil
 }
 
 // msetValue returns v as it must be written in an MSet argument for MSet

@@ -350,3 +350,26 @@ func TestDecideActDialplanAfterRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestDecideActDialplanAnswerLost: when the one-command answer does not
+// reach Asterisk, nothing is tracked or saved: the dialplan starts nothing
+// and pushes no handler that would close a row.
+func TestDecideActDialplanAnswerLost(t *testing.T) {
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return salesRules(), nil })
+	for _, station := range []string{"1001", "1002"} {
+		g := newTestGate(t, src, nil)
+		uid := "LOST" + station
+		env := dialplanEnv(station, uid)
+		cmds := g.sessionWith(t, env, func(string) []string { return []string{agitest.ReplyDead} })
+		if len(cmds) == 0 {
+			t.Fatal("no command sent")
+		}
+		if _, tracked := g.h.calls.get(uid); tracked {
+			t.Errorf("station %s: the call is tracked though the answer was refused (commands %q)", station, cmds)
+		}
+		g.h.Close(context.Background())
+		if _, err := g.recs.RecordingByUniqueID(context.Background(), uid); err == nil {
+			t.Errorf("station %s: a row was saved though the answer was refused", station)
+		}
+	}
+}

@@ -123,11 +123,7 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		prev, tracked = h.lookup(ctx, c.uniqueID)
 	}
 	if h.act(req) == ActDialplan {
-		vars, err := h.handOver(ctx, s, cfg, c, dec, prev, tracked)
-		if err != nil {
-			return h.decideFailed(ctx, s, start, c, dec, err)
-		}
-		return h.decided(ctx, s, start, c, dec, vars)
+		return h.answer(ctx, s, start, cfg, c, dec, prev, tracked)
 	}
 	vars := make([]variable, 0, 7)
 	switch dec.Mode {
