@@ -244,16 +244,18 @@ func (s *Server) Serve(l net.Listener) error {
 
 // accept refuses c at once or starts its session.
 func (s *Server) accept(base context.Context, c net.Conn) {
+	// A refusal is counted before the connection is closed: a peer (a test,
+	// an alert's probe) that sees the close must find it counted.
 	if !s.allowed(c.RemoteAddr()) {
-		c.Close()
 		s.Metrics.rejected(rejectNotAllowed)
+		c.Close()
 		s.logger().Warn("agi connection refused: peer not in agi.allow", "remote", c.RemoteAddr().String())
 		return
 	}
 	if s.active.Add(1) > s.maxSessions() {
 		s.active.Add(-1)
-		c.Close()
 		s.Metrics.rejected(rejectMaxSessions)
+		c.Close()
 		s.logger().Warn("agi connection refused: max sessions reached", "remote", c.RemoteAddr().String(), "max_sessions", s.maxSessions())
 		return
 	}
@@ -284,13 +286,16 @@ func (s *Server) serveSession(ctx context.Context, sc *serverConn) {
 			log().Error("agi session panicked", "request", request, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		sc.cancel()
+		// Counted and its slot freed before the connection closes: a
+		// peer that sees the close and looks at the metrics, or connects
+		// again at once under agi.max_sessions, finds the session over.
+		s.Metrics.sessionDone(request, result)
+		s.untrackSession(sc)
 		sc.conn.Close()
 		if br != nil {
 			br.Reset(nil)
 			s.readers.Put(br)
 		}
-		s.Metrics.sessionDone(request, result)
-		s.untrackSession(sc)
 	}()
 
 	br = s.reader(sc.conn)

@@ -265,7 +265,7 @@ func directionLabel(d rules.Direction) string {
 
 func newRecording(c call, dec rules.Decision, now time.Time) rules.Recording {
 	r := rules.Recording{
-		UniqueID: c.uniqueID, LinkedID: c.linkedID, Station: c.station,
+		UniqueID: c.uniqueID, LinkedID: c.linkedID, Tenant: dec.Tenant, Station: c.station,
 		Direction: dec.Direction, Mode: dec.Mode, Rule: dec.Rule,
 		CallerID: c.callerID, DID: c.did, Queue: c.queue,
 	}

@@ -172,7 +172,7 @@ func decideEnv(station, uid string) map[string]string {
 
 func salesRules() *rules.RuleSet {
 	rs := rules.NewRuleSet()
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Group: "sales"}
 	rs.Stations["1003"] = &rules.Station{ID: "1003", Modes: rules.ModeSet{rules.Outbound: rules.Off}}
 	rs.Stations["1002"] = &rules.Station{ID: "1002", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}}

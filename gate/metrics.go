@@ -79,5 +79,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, op := range []string{StoreOpRules, StoreOpRecordings} {
 		m.StoreErrors.WithLabelValues(op)
 	}
+	// Every decision series at 0 from the start, so rate() and absent()
+	// see them before the first call. An unclassified call is decided by
+	// the fallback only.
+	modes := []string{string(rules.Off), string(rules.Auto), string(rules.OnDemand), DecisionError}
+	for _, mode := range modes {
+		for _, d := range rules.AllDirections() {
+			for _, src := range []rules.Source{rules.SourceStation, rules.SourceGroup, rules.SourceTenant, rules.SourceDefault, rules.SourceFallback} {
+				m.Decisions.WithLabelValues(string(d), mode, string(src))
+			}
+		}
+		m.Decisions.WithLabelValues(DirectionUnclassified, mode, string(rules.SourceFallback))
+	}
 	return m
 }

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -34,27 +35,65 @@ type HistogramSnapshot struct {
 // ScrapeHistogram fetches the Prometheus text exposition at url (loopback
 // only) and returns the histogram called name.
 func ScrapeHistogram(ctx context.Context, url, name string) (HistogramSnapshot, error) {
-	if err := CheckLoopbackURL(url); err != nil {
+	body, err := scrape(ctx, url)
+	if err != nil {
 		return HistogramSnapshot{}, err
+	}
+	return ParseHistogram(bytes.NewReader(body), name)
+}
+
+// ScrapeGauge fetches the exposition at url (loopback only) and returns the
+// value of the gauge called name (summed over its label sets), e.g. the
+// server's process_resident_memory_bytes: the memory test finds the server
+// by its metrics address, not by a process id.
+func ScrapeGauge(ctx context.Context, url, name string) (float64, error) {
+	body, err := scrape(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("parse exposition: %w", err)
+	}
+	mf, ok := families[name]
+	if !ok || mf.GetType() != dto.MetricType_GAUGE {
+		return 0, fmt.Errorf("scrape %s: no gauge %s", url, name)
+	}
+	var v float64
+	for _, m := range mf.GetMetric() {
+		v += m.GetGauge().GetValue()
+	}
+	return v, nil
+}
+
+// scrape reads the exposition at url, a loopback address.
+func scrape(ctx context.Context, url string) ([]byte, error) {
+	if err := CheckLoopbackURL(url); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return HistogramSnapshot{}, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	client := &http.Client{Transport: &http.Transport{DialContext: loopbackDialer().DialContext, Proxy: nil}}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {
-		return HistogramSnapshot{}, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return HistogramSnapshot{}, fmt.Errorf("scrape %s: status %s", url, resp.Status)
+		return nil, fmt.Errorf("scrape %s: status %s", url, resp.Status)
 	}
-	return ParseHistogram(io.LimitReader(resp.Body, maxScrape), name)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxScrape))
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	return body, nil
 }
 
 // ParseHistogram reads a Prometheus text exposition and returns the

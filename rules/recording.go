@@ -30,6 +30,7 @@ type Recording struct {
 	ID        int64          `json:"id"`
 	UniqueID  string         `json:"uniqueid"`  // the station channel's UNIQUEID
 	LinkedID  string         `json:"linkedid"`  // the call's LINKEDID
+	Tenant    string         `json:"tenant"`    // the station's tenant at call setup; "" for an unknown station
 	Station   string         `json:"station"`   // the station whose rule applied
 	Direction Direction      `json:"direction"` // the call's direction
 	Mode      Mode           `json:"mode"`      // the mode decided at call setup

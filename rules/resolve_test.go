@@ -17,9 +17,9 @@ import (
 func chainRuleSet() *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults = rules.Defaults{Modes: rules.ModeSet{rules.InboundDirect: rules.OnDemand}, Announce: true}
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales", Modes: rules.ModeSet{rules.Internal: rules.Auto}}
-	rs.Groups["quiet"] = &rules.Group{Name: "quiet", Announce: ptr(false)}
-	rs.Groups["board"] = &rules.Group{Name: "board", Profile: "management", Announce: ptr(true),
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", Modes: rules.ModeSet{rules.Internal: rules.Auto}}
+	rs.Groups(rules.DefaultTenant)["quiet"] = &rules.Group{Name: "quiet", Announce: ptr(false)}
+	rs.Groups(rules.DefaultTenant)["board"] = &rules.Group{Name: "board", Profile: "management", Announce: ptr(true),
 		Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Group: "sales", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}}
 	rs.Stations["1002"] = &rules.Station{ID: "1002", Group: "sales", Announce: ptr(false)}
@@ -67,6 +67,9 @@ func TestResolve(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := rs.Resolve(tt.station, tt.dir)
 			want := rules.Decision{Station: tt.station, Direction: tt.dir, Mode: tt.mode, Source: tt.source, Rule: tt.rule, Announce: tt.announce}
+			if rs.IsStation(tt.station) {
+				want.Tenant = rules.DefaultTenant
+			}
 			if got != want {
 				t.Errorf("Resolve(%q, %s) = %+v\nwant %+v", tt.station, tt.dir, got, want)
 			}
@@ -128,6 +131,7 @@ func TestExplain(t *testing.T) {
 			{Rule: "station:1001", Mode: rules.OnDemand, Decided: true},
 			{Rule: "group:sales"},
 			{Rule: "profile:sales", Mode: rules.Auto},
+			{Rule: "tenant:default"},
 			{Rule: "default"},
 			{Rule: "built-in", Mode: rules.Off},
 		}},
@@ -135,6 +139,7 @@ func TestExplain(t *testing.T) {
 			{Rule: "station:1001"},
 			{Rule: "group:sales", Mode: rules.Auto, Decided: true},
 			{Rule: "profile:sales", Mode: rules.Off},
+			{Rule: "tenant:default"},
 			{Rule: "default"},
 			{Rule: "built-in", Mode: rules.Off},
 		}},
@@ -142,6 +147,7 @@ func TestExplain(t *testing.T) {
 			{Rule: "station:1002"},
 			{Rule: "group:sales"},
 			{Rule: "profile:sales", Mode: rules.OnDemand, Decided: true},
+			{Rule: "tenant:default"},
 			{Rule: "default", Mode: rules.OnDemand},
 			{Rule: "built-in", Mode: rules.Off},
 		}},
@@ -149,18 +155,21 @@ func TestExplain(t *testing.T) {
 			{Rule: "station:2001"},
 			{Rule: "group:board"},
 			{Rule: "profile:management", Mode: rules.Off, Decided: true},
+			{Rule: "tenant:default"},
 			{Rule: "default"},
 			{Rule: "built-in", Mode: rules.Off},
 		}},
 		{"group without profile, default decides", "1004", rules.InboundDirect, []rules.Step{
 			{Rule: "station:1004"},
 			{Rule: "group:quiet"},
+			{Rule: "tenant:default"},
 			{Rule: "default", Mode: rules.OnDemand, Decided: true},
 			{Rule: "built-in", Mode: rules.Off},
 		}},
 		{"no group, built-in decides", "1003", rules.Outbound, []rules.Step{
 			{Rule: "station:1003"},
 			{Rule: "group", Note: "station has no group"},
+			{Rule: "tenant:default"},
 			{Rule: "default"},
 			{Rule: "built-in", Mode: rules.Off, Decided: true},
 		}},
@@ -234,7 +243,7 @@ func TestProfilesMatchSpec(t *testing.T) {
 		}
 		// A group using the profile resolves to the table, level "group".
 		rs := rules.NewRuleSet()
-		rs.Groups["g"] = &rules.Group{Name: "g", Profile: row.name}
+		rs.Groups(rules.DefaultTenant)["g"] = &rules.Group{Name: "g", Profile: row.name}
 		rs.Stations["1001"] = &rules.Station{ID: "1001", Group: "g"}
 		for d, m := range want {
 			if dec := rs.Resolve("1001", d); dec.Mode != m || dec.Rule != "group:g" {
@@ -264,7 +273,7 @@ func TestProfilesAreCopies(t *testing.T) {
 	p, _ := rules.LookupProfile("sales")
 	p.Modes[rules.InboundQueue] = rules.Off
 	rs := rules.NewRuleSet()
-	rs.Groups["g"] = &rules.Group{Name: "g", Profile: "sales"}
+	rs.Groups(rules.DefaultTenant)["g"] = &rules.Group{Name: "g", Profile: "sales"}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Group: "g"}
 	for _, d := range []rules.Direction{rules.Outbound, rules.InboundQueue} {
 		if dec := rs.Resolve("1001", d); dec.Mode != rules.Auto {
@@ -279,12 +288,17 @@ func TestProfilesAreCopies(t *testing.T) {
 func BenchmarkResolve(b *testing.B) {
 	rs := rules.NewRuleSet()
 	rs.Defaults.Modes = rules.ModeSet{rules.Outbound: rules.Off, rules.InboundDirect: rules.Off, rules.InboundQueue: rules.Off, rules.Internal: rules.Off}
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales", Modes: rules.ModeSet{rules.Internal: rules.Auto}}
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", Modes: rules.ModeSet{rules.Internal: rules.Auto}}
 	for i := range 100_000 {
 		id := strconv.Itoa(10_000 + i)
 		rs.Stations[id] = &rules.Station{ID: id, Group: "sales"}
 	}
 	rs.Stations["10001"].Modes = rules.ModeSet{rules.Outbound: rules.OnDemand}
+	acme := rules.NewTenant("acme")
+	acme.Modes = rules.ModeSet{rules.InboundDirect: rules.OnDemand}
+	acme.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales"}
+	rs.Tenants["acme"] = acme
+	rs.Stations["10003"].Tenant = "acme"
 	cases := []struct {
 		name    string
 		station string
@@ -294,6 +308,7 @@ func BenchmarkResolve(b *testing.B) {
 		{"group", "10002", rules.Internal},
 		{"profile", "10002", rules.InboundQueue},
 		{"default", "99", rules.Outbound},
+		{"tenant", "10003", rules.InboundDirect},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

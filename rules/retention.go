@@ -36,18 +36,26 @@ func (rs *RuleSet) Expired(r *Recording, now time.Time) bool {
 }
 
 // Retention returns how long recording r is kept: its station's
-// retention_days, else its group's. A station deleted since (or never
-// known) no longer names a group: then the group whose rule decided the
-// recording (its Rule "group:NAME"), if that group still exists, applies.
-// ok is false when none sets a retention (keep forever).
+// retention_days, else its group's, else its tenant's. A station deleted
+// since (or never known) no longer names a group: then the group of the
+// recording's tenant whose rule decided the recording (its Rule
+// "group:NAME"), if that group still exists, applies, else the recording's
+// tenant's. ok is false when none sets a retention (keep forever).
 func (rs *RuleSet) Retention(r *Recording) (days int, ok bool) {
 	if _, known := rs.Stations[r.Station]; known {
 		return rs.RetentionDays(r.Station)
 	}
+	tenant := r.Tenant
+	if tenant == "" && strings.HasPrefix(r.Rule, "group:") {
+		tenant = DefaultTenant // a group decided: the station was known, before tenants
+	}
 	if name, isGroup := strings.CutPrefix(r.Rule, "group:"); isGroup {
-		if g := rs.Groups[name]; g != nil && g.RetentionDays != nil {
+		if g := rs.Group(tenant, name); g != nil && g.RetentionDays != nil {
 			return *g.RetentionDays, true
 		}
+	}
+	if t := rs.Tenants[tenant]; t != nil && t.RetentionDays != nil {
+		return *t.RetentionDays, true
 	}
 	return 0, false
 }

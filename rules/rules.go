@@ -120,10 +120,11 @@ func (m ModeSet) Validate() error {
 
 // Station is one phone account: a PJSIP endpoint or SIP account.
 type Station struct {
-	ID            string  // the endpoint name, e.g. "1001"
+	ID            string  // the endpoint name, e.g. "1001"; unique across tenants
+	Tenant        string  // the tenant it belongs to; empty means DefaultTenant
 	Name          string  // a human label, e.g. "Anna (sales desk)"
 	Kind          Kind    // sip_phone, mobile_app, softphone or gateway
-	Group         string  // the group it inherits from; empty for none
+	Group         string  // the group of its tenant it inherits from; empty for none
 	Announce      *bool   // play the recording notice; nil inherits the group's
 	RetentionDays *int    // keep recordings this long; nil inherits the group's
 	Modes         ModeSet // the station's own per-direction overrides
@@ -193,6 +194,14 @@ func isNameByte(c byte) bool {
 func (s *Station) Validate() error {
 	if err := ValidateStationID(s.ID); err != nil {
 		return err
+	}
+	if err := ValidateText("name", s.Name); err != nil {
+		return fmt.Errorf("station %s: %w", s.ID, err)
+	}
+	if s.Tenant != "" {
+		if err := ValidateTenantID(s.Tenant); err != nil {
+			return fmt.Errorf("station %s: %w", s.ID, err)
+		}
 	}
 	if s.Kind != "" {
 		if _, err := ParseKind(string(s.Kind)); err != nil {

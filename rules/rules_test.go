@@ -175,7 +175,7 @@ func TestValidateNames(t *testing.T) {
 func validRuleSet() *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults.Modes = rules.ModeSet{rules.Outbound: rules.Off}
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90), Modes: rules.ModeSet{rules.Internal: rules.Auto}}
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90), Modes: rules.ModeSet{rules.Internal: rules.Auto}}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Kind: rules.SIPPhone, Group: "sales", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}}
 	rs.Stations["1002"] = &rules.Station{ID: "1002"}
 	return rs
@@ -195,13 +195,13 @@ func TestRuleSetValidate(t *testing.T) {
 	}{
 		{"unknown group", func(rs *rules.RuleSet) { rs.Stations["1002"].Group = "support" },
 			`station 1002: unknown group "support"`},
-		{"unknown profile", func(rs *rules.RuleSet) { rs.Groups["sales"].Profile = "salespeople" },
+		{"unknown profile", func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["sales"].Profile = "salespeople" },
 			`group sales: unknown profile "salespeople" (valid: sales, customer-service, medical-registration, management, record-all)`},
 		{"bad station mode", func(rs *rules.RuleSet) { rs.Stations["1001"].Modes[rules.Outbound] = "sometimes" },
 			`station 1001: outbound: invalid mode "sometimes" (valid: off, auto, ondemand)`},
 		{"empty mode", func(rs *rules.RuleSet) { rs.Stations["1001"].Modes[rules.Outbound] = "" },
 			`station 1001: outbound: invalid mode "" (valid: off, auto, ondemand)`},
-		{"bad group mode", func(rs *rules.RuleSet) { rs.Groups["sales"].Modes[rules.Internal] = "Auto" },
+		{"bad group mode", func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["sales"].Modes[rules.Internal] = "Auto" },
 			`group sales: internal: invalid mode "Auto" (valid: off, auto, ondemand)`},
 		{"bad default mode", func(rs *rules.RuleSet) { rs.Defaults.Modes[rules.Outbound] = "yes" },
 			`defaults: outbound: invalid mode "yes" (valid: off, auto, ondemand)`},
@@ -209,19 +209,19 @@ func TestRuleSetValidate(t *testing.T) {
 			`station 1001: invalid direction "inbound" (valid: outbound, inbound_direct, inbound_queue, internal)`},
 		{"bad kind", func(rs *rules.RuleSet) { rs.Stations["1001"].Kind = "fax" },
 			`station 1001: invalid kind "fax" (valid: sip_phone, mobile_app, softphone, gateway)`},
-		{"negative retention", func(rs *rules.RuleSet) { rs.Groups["sales"].RetentionDays = ptr(-1) },
+		{"negative retention", func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["sales"].RetentionDays = ptr(-1) },
 			`group sales: retention_days must be between 0 and 36500, got -1`},
 		{"negative station retention", func(rs *rules.RuleSet) { rs.Stations["1002"].RetentionDays = ptr(-5) },
 			`station 1002: retention_days must be between 0 and 36500, got -5`},
 		{"bad station id", func(rs *rules.RuleSet) { rs.Stations["../x"] = &rules.Station{ID: "../x"} },
 			`invalid station id "../x": must not contain ".."`},
-		{"bad group name", func(rs *rules.RuleSet) { rs.Groups["a b"] = &rules.Group{Name: "a b"} },
+		{"bad group name", func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["a b"] = &rules.Group{Name: "a b"} },
 			`invalid group name "a b": character ' ' not allowed (use letters, digits and . _ + @ -)`},
 		{"bad group reference", func(rs *rules.RuleSet) { rs.Stations["1002"].Group = "a,b" },
 			`station 1002: invalid group name "a,b": character ',' not allowed (use letters, digits and . _ + @ -)`},
 		{"station filed under another id", func(rs *rules.RuleSet) { rs.Stations["1002"].ID = "1003" },
 			`station "1003" is filed under "1002"`},
-		{"group filed under another name", func(rs *rules.RuleSet) { rs.Groups["sales"].Name = "support" },
+		{"group filed under another name", func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["sales"].Name = "support" },
 			`group "support" is filed under "sales"`},
 	}
 	for _, tt := range tests {
@@ -238,8 +238,8 @@ func TestRuleSetValidate(t *testing.T) {
 
 func TestRetentionDays(t *testing.T) {
 	rs := rules.NewRuleSet()
-	rs.Groups["sales"] = &rules.Group{Name: "sales", RetentionDays: ptr(90)}
-	rs.Groups["board"] = &rules.Group{Name: "board"}
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", RetentionDays: ptr(90)}
+	rs.Groups(rules.DefaultTenant)["board"] = &rules.Group{Name: "board"}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Group: "sales"}
 	rs.Stations["1002"] = &rules.Station{ID: "1002", Group: "sales", RetentionDays: ptr(7)}
 	rs.Stations["1003"] = &rules.Station{ID: "1003", Group: "sales", RetentionDays: ptr(0)}
@@ -270,7 +270,7 @@ func TestRetentionDays(t *testing.T) {
 func TestClone(t *testing.T) {
 	rs := validRuleSet()
 	rs.Defaults.Announce = true
-	rs.Groups["sales"].Announce = ptr(true)
+	rs.Groups(rules.DefaultTenant)["sales"].Announce = ptr(true)
 	rs.Stations["1001"].Announce = ptr(false)
 	rs.Stations["1001"].RetentionDays = ptr(5)
 	before := fmt.Sprint(snapshot(rs))
@@ -281,15 +281,15 @@ func TestClone(t *testing.T) {
 	}
 	c.Defaults.Modes[rules.Outbound] = rules.Auto
 	c.Defaults.Announce = false
-	c.Groups["sales"].Modes[rules.Internal] = rules.Off
-	c.Groups["sales"].Profile = "management"
-	*c.Groups["sales"].Announce = false
-	*c.Groups["sales"].RetentionDays = 1
+	c.Groups(rules.DefaultTenant)["sales"].Modes[rules.Internal] = rules.Off
+	c.Groups(rules.DefaultTenant)["sales"].Profile = "management"
+	*c.Groups(rules.DefaultTenant)["sales"].Announce = false
+	*c.Groups(rules.DefaultTenant)["sales"].RetentionDays = 1
 	c.Stations["1001"].Modes[rules.Outbound] = rules.Off
 	*c.Stations["1001"].Announce = true
 	*c.Stations["1001"].RetentionDays = 6
 	c.Stations["1001"].Name = "changed"
-	c.Groups["new"] = &rules.Group{Name: "new"}
+	c.Groups(rules.DefaultTenant)["new"] = &rules.Group{Name: "new"}
 	c.Stations["2001"] = &rules.Station{ID: "2001"}
 	delete(c.Stations, "1002")
 
@@ -304,8 +304,8 @@ func TestClone(t *testing.T) {
 // snapshot flattens a rule set, pointers included, for comparison.
 func snapshot(rs *rules.RuleSet) []string {
 	out := []string{fmt.Sprintf("defaults %v %v", rs.Defaults.Modes, rs.Defaults.Announce)}
-	for _, name := range rs.GroupNames() {
-		g := rs.Groups[name]
+	for _, name := range rs.GroupNames(rules.DefaultTenant) {
+		g := rs.Groups(rules.DefaultTenant)[name]
 		out = append(out, fmt.Sprintf("group %s %s %v %v %v", g.Name, g.Profile, deref(g.Announce), deref(g.RetentionDays), g.Modes))
 	}
 	for _, id := range rs.StationIDs() {
@@ -328,12 +328,12 @@ func TestSortedNames(t *testing.T) {
 		rs.Stations[id] = &rules.Station{ID: id}
 	}
 	for _, g := range []string{"sales", "board", "registration"} {
-		rs.Groups[g] = &rules.Group{Name: g}
+		rs.Groups(rules.DefaultTenant)[g] = &rules.Group{Name: g}
 	}
 	if got := rs.StationIDs(); !reflect.DeepEqual(got, []string{"1001", "1002", "2001", "acme-1"}) {
 		t.Errorf("StationIDs = %v", got)
 	}
-	if got := rs.GroupNames(); !reflect.DeepEqual(got, []string{"board", "registration", "sales"}) {
+	if got := rs.GroupNames(rules.DefaultTenant); !reflect.DeepEqual(got, []string{"board", "registration", "sales"}) {
 		t.Errorf("GroupNames = %v", got)
 	}
 	if !rs.IsStation("1001") || rs.IsStation("1003") || rs.IsStation("") {

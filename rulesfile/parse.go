@@ -20,6 +20,9 @@
 // Station ids may be written unquoted (1001:); they are always read as the
 // text written. An empty file is an error, so that a file caught half
 // written never wipes the rules: write "defaults: {}" for no rules at all.
+//
+// A file may also hold one tenant ("tenant: ID" at the top) or all of them
+// ("tenants: {ID: {...}}"): see Form, File and docs/tenants.md.
 package rulesfile
 
 import (
@@ -32,8 +35,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/recgate/recgate/rules"
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/recgate/recgate/rules"
 )
 
 // MaxFileSize bounds the size of a rules file, about 100 bytes per station
@@ -51,13 +57,24 @@ var (
 	stationKeys  = []string{"name", "kind", "group", "announce", "retention_days"}
 )
 
-// Parse reads a rules file and returns the rule set it describes, validated.
-// name is the file name used in error messages. Every problem found (up to
-// a cap) is reported, one per line as "name:line: message", in a single
-// *rules.Error with code rules.EINVALID, so an operator can fix them all in
-// one pass. A read failure gives code rules.EUNAVAILABLE. In the returned
-// rule set, every ModeSet is non-nil, so it can be edited in place.
+// Parse reads a rules file and returns the rule set it describes, validated
+// (ParseFile says which part of the rules that is: see File).
 func Parse(r io.Reader, name string) (*rules.RuleSet, error) {
+	f, err := ParseFile(r, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.Rules, nil
+}
+
+// ParseFile reads a rules file, of any form, and returns what it describes,
+// validated. name is the file name used in error messages. Every problem
+// found (up to a cap) is reported, one per line as "name:line: message", in
+// a single *rules.Error with code rules.EINVALID, so an operator can fix
+// them all in one pass. A read failure gives code rules.EUNAVAILABLE. In
+// the returned rule set, every ModeSet is non-nil, so it can be edited in
+// place.
+func ParseFile(r io.Reader, name string) (*File, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
 		return nil, rules.Errorf(rules.EUNAVAILABLE, "read %s: %v", name, err)
@@ -73,12 +90,13 @@ func Parse(r io.Reader, name string) (*rules.RuleSet, error) {
 	if err := rs.Validate(); err != nil {
 		return nil, rules.Errorf(rules.EINVALID, "%s: %v", name, err)
 	}
-	return rs, nil
+	return &File{Form: p.form, Tenant: p.tenant, Rules: rs}, nil
 }
 
 // problem is one thing wrong in the file.
 type problem struct {
 	line int // 0 when the line is not known
+	col  int // 0 when the column is not known
 	msg  string
 }
 
@@ -87,6 +105,9 @@ type parser struct {
 	file     string
 	problems []problem
 	dropped  bool // more problems than maxProblems were found
+
+	form   Form   // the file's form, known once the top level is read
+	tenant string // the tenant a Classic or OneTenant file describes
 }
 
 // errorf records a problem at n's line.
@@ -98,12 +119,14 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	p.addLine(line, fmt.Sprintf(format, args...))
 }
 
-func (p *parser) addLine(line int, msg string) {
+func (p *parser) addLine(line int, msg string) { p.addPos(line, 0, msg) }
+
+func (p *parser) addPos(line, col int, msg string) {
 	if len(p.problems) >= maxProblems {
 		p.dropped = true
 		return
 	}
-	p.problems = append(p.problems, problem{line, msg})
+	p.problems = append(p.problems, problem{line, col, msg})
 }
 
 // err returns every problem, sorted by line, as one *rules.Error.
@@ -114,9 +137,12 @@ func (p *parser) err() error {
 	sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].line < p.problems[j].line })
 	lines := make([]string, 0, len(p.problems)+1)
 	for _, pr := range p.problems {
-		if pr.line > 0 {
+		switch {
+		case pr.line > 0 && pr.col > 0:
+			lines = append(lines, fmt.Sprintf("%s:%d:%d: %s", p.file, pr.line, pr.col, pr.msg))
+		case pr.line > 0:
 			lines = append(lines, fmt.Sprintf("%s:%d: %s", p.file, pr.line, pr.msg))
-		} else {
+		default:
 			lines = append(lines, fmt.Sprintf("%s: %s", p.file, pr.msg))
 		}
 	}
@@ -126,18 +152,39 @@ func (p *parser) err() error {
 	return &rules.Error{Code: rules.EINVALID, Message: strings.Join(lines, "\n")}
 }
 
+// syntax records a YAML syntax error at the line and column an editor
+// shows for it.
+func (p *parser) syntax(data []byte, err error) {
+	line, col, msg := SyntaxError(data, err)
+	p.addPos(line, col, "invalid YAML: "+msg)
+}
+
 // yamlLine matches the line number in go.yaml.in/yaml/v3 syntax errors.
 var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
-// syntax records a YAML syntax error, keeping its line number.
-func (p *parser) syntax(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
+// SyntaxError describes err, a syntax error go.yaml.in/yaml/v3 returned for
+// data, as an editor would: the 1-based line and column of the character
+// where the file stops being YAML (0 when not known) and the message
+// without its position. yaml/v3 reports the line where the enclosing
+// construct began, counted from 0 for parser errors (an unclosed "{" on
+// line 2 noticed on line 3 is reported as "line 1"), so the position is
+// taken from a second parser, github.com/goccy/go-yaml, which reports the
+// token it stopped at. yaml/v3's line is never past the problem, so when
+// the other parser names an earlier line (the start of a multi-line token)
+// or accepts the file (the two disagree on a few corner cases), yaml/v3's
+// line is kept, without a column. The configuration loader uses it too.
+func SyntaxError(data []byte, err error) (line, col int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}
-	p.addLine(line, "invalid YAML: "+msg)
+	_, perr := goccyparser.ParseBytes(data, 0)
+	var se *goccy.SyntaxError
+	if errors.As(perr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line >= line {
+		line, col = se.Token.Position.Line, se.Token.Position.Column
+	}
+	return line, col, msg
 }
 
 // document parses the whole file. The returned rule set is meaningful only
@@ -145,13 +192,14 @@ func (p *parser) syntax(err error) {
 func (p *parser) document(data []byte) *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults.Modes = rules.ModeSet{}
+	rs.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			p.addLine(0, `the file has no rules (write "defaults: {}" for an empty rule set)`)
 		} else {
-			p.syntax(err)
+			p.syntax(data, err)
 		}
 		return rs
 	}
@@ -159,7 +207,7 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 	if err := dec.Decode(&next); err == nil {
 		p.errorf(&next, "more than one YAML document (only one is allowed)")
 	} else if !errors.Is(err, io.EOF) {
-		p.syntax(err)
+		p.syntax(data, err)
 	}
 	if len(doc.Content) != 1 {
 		p.errorf(&doc, "expected one YAML document")
@@ -176,6 +224,8 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 	}
 
 	var defaults, groups, stations *yaml.Node
+	var tenantPairs []pair // tenant:, tenants: and a tenant's settings (tenants.go)
+	p.tenant = rules.DefaultTenant
 	p.eachPair(root, "", "key", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "defaults":
@@ -185,9 +235,17 @@ func (p *parser) document(data []byte) *rules.RuleSet {
 		case "stations":
 			stations = v
 		default:
-			p.errorf(k, "unknown key %q (valid: %s)", key, strings.Join(topKeys, ", "))
+			if isAllowed(key, topTenantKeys) {
+				tenantPairs = append(tenantPairs, pair{key, k, v})
+				return
+			}
+			p.errorf(k, "unknown key %q (valid: %s)", key, strings.Join(topKeys, ", ")+", tenant, tenants")
 		}
 	})
+	if len(tenantPairs) > 0 {
+		p.tenantDocument(rs, defaults, groups, stations, tenantPairs)
+		return rs
+	}
 	// Groups first: stations refer to them wherever they are in the file.
 	if defaults != nil {
 		p.defaults(defaults, &rs.Defaults)
@@ -228,7 +286,7 @@ func (p *parser) groups(n *yaml.Node, rs *rules.RuleSet, declared map[string]boo
 					name, e.profile, strings.Join(rules.ProfileNames(), ", "))
 			}
 		}
-		rs.Groups[name] = &rules.Group{
+		rs.Groups(rules.DefaultTenant)[name] = &rules.Group{
 			Name:          name,
 			Profile:       e.profile,
 			Announce:      e.announce,
@@ -335,7 +393,11 @@ func (p *parser) entry(n *yaml.Node, prefix string, allowed []string) entry {
 		switch key {
 		case "name":
 			if s, ok := p.text(prefix, key, v, val); ok {
-				e.name = s
+				if err := rules.ValidateText(key, s); err != nil {
+					p.errorf(v, "%s%v", prefix, err)
+				} else {
+					e.name = s
+				}
 			}
 		case "kind":
 			if s, ok := p.text(prefix, key, v, val); ok {

@@ -67,10 +67,11 @@ func write(t testing.TB, rs *rules.RuleSet) string {
 func TestParseSpecExample(t *testing.T) {
 	want := &rules.RuleSet{
 		Defaults: rules.Defaults{Modes: allOff()},
-		Groups: map[string]*rules.Group{
-			"sales": {Name: "sales", Profile: "sales", RetentionDays: ptr(90), Modes: rules.ModeSet{}},
-			"board": {Name: "board", Profile: "management", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}},
-		},
+		Tenants: map[string]*rules.Tenant{rules.DefaultTenant: {ID: rules.DefaultTenant, TimeZone: rules.DefaultTimeZone, Modes: rules.ModeSet{},
+			Groups: map[string]*rules.Group{
+				"sales": {Name: "sales", Profile: "sales", RetentionDays: ptr(90), Modes: rules.ModeSet{}},
+				"board": {Name: "board", Profile: "management", Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}},
+			}}},
 		Stations: map[string]*rules.Station{
 			"1001": {ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Modes: rules.ModeSet{}},
 			"1002": {ID: "1002", Kind: rules.MobileApp, Group: "sales", Announce: ptr(true),
@@ -104,7 +105,7 @@ func TestParseExampleFiles(t *testing.T) {
 	if root := read("../rules.example.yaml"); !reflect.DeepEqual(root, rs) {
 		t.Errorf("../rules.example.yaml and testdata/example.yaml describe different rules")
 	}
-	if got := rs.GroupNames(); !reflect.DeepEqual(got, []string{"board", "registration", "sales", "support"}) {
+	if got := rs.GroupNames(rules.DefaultTenant); !reflect.DeepEqual(got, []string{"board", "registration", "sales", "support"}) {
 		t.Errorf("groups = %v", got)
 	}
 	kinds := map[rules.Kind]bool{}
@@ -126,7 +127,7 @@ func TestParseExampleFiles(t *testing.T) {
 		{"1001", rules.Outbound, rules.Auto, "group:sales", false},
 		{"1001", rules.InboundDirect, rules.OnDemand, "group:sales", false},
 		{"1002", rules.InboundDirect, rules.Auto, "station:1002", false},
-		{"1101", rules.Outbound, rules.OnDemand, "group:support", false},
+		{"1101", rules.Outbound, rules.OnDemand, "group:support", true},
 		{"1102", rules.InboundQueue, rules.Auto, "group:support", true},
 		{"1201", rules.InboundDirect, rules.Off, "group:registration", false},
 		{"1201", rules.InboundQueue, rules.Auto, "group:registration", false},
@@ -188,7 +189,8 @@ func TestParseValues(t *testing.T) {
 		rs := parse(t, "defaults:\ngroups:\n  sales:\n    profile:\n    announce: ~\nstations:\n  \"1001\":\n    name:\n    kind: null\n    group:\n    outbound:\n    retention_days:\n")
 		want := rules.NewRuleSet()
 		want.Defaults.Modes = rules.ModeSet{}
-		want.Groups["sales"] = &rules.Group{Name: "sales", Modes: rules.ModeSet{}}
+		want.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
+		want.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Modes: rules.ModeSet{}}
 		want.Stations["1001"] = &rules.Station{ID: "1001", Modes: rules.ModeSet{}}
 		if !reflect.DeepEqual(rs, want) {
 			t.Errorf("got %s\nwant %s", dump(rs), dump(want))
@@ -196,7 +198,7 @@ func TestParseValues(t *testing.T) {
 	})
 	t.Run("aliases are followed", func(t *testing.T) {
 		rs := parse(t, "groups:\n  sales: &sales {profile: sales, outbound: ondemand}\n  sales2: *sales\nstations:\n  \"1001\": {group: sales, kind: &k softphone}\n  \"1002\": {kind: *k}\n")
-		if g := rs.Groups["sales2"]; g.Profile != "sales" || g.Modes[rules.Outbound] != rules.OnDemand {
+		if g := rs.Groups(rules.DefaultTenant)["sales2"]; g.Profile != "sales" || g.Modes[rules.Outbound] != rules.OnDemand {
 			t.Errorf("sales2 = %+v", g)
 		}
 		if k := rs.Stations["1002"].Kind; k != rules.Softphone {
@@ -299,12 +301,13 @@ func TestParseReadError(t *testing.T) {
 func richRuleSet() *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults = rules.Defaults{Announce: true, Modes: rules.ModeSet{rules.Outbound: rules.OnDemand, rules.Internal: rules.Off}}
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90), Announce: ptr(false), Modes: rules.ModeSet{}}
-	rs.Groups["true"] = &rules.Group{Name: "true", Modes: rules.ModeSet{rules.InboundQueue: rules.Auto}}
-	rs.Groups["123"] = &rules.Group{Name: "123", Profile: "record-all", RetentionDays: ptr(0), Modes: rules.ModeSet{}}
-	rs.Groups["null"] = &rules.Group{Name: "null", Modes: rules.ModeSet{}}
+	rs.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90), Announce: ptr(false), Modes: rules.ModeSet{}}
+	rs.Groups(rules.DefaultTenant)["true"] = &rules.Group{Name: "true", Modes: rules.ModeSet{rules.InboundQueue: rules.Auto}}
+	rs.Groups(rules.DefaultTenant)["123"] = &rules.Group{Name: "123", Profile: "record-all", RetentionDays: ptr(0), Modes: rules.ModeSet{}}
+	rs.Groups(rules.DefaultTenant)["null"] = &rules.Group{Name: "null", Modes: rules.ModeSet{}}
 	rs.Stations["1001"] = &rules.Station{ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Modes: rules.ModeSet{}}
-	rs.Stations["0042"] = &rules.Station{ID: "0042", Name: "line\nbreak \"quoted\" \\ # : {x}", Group: "true", Modes: rules.ModeSet{}}
+	rs.Stations["0042"] = &rules.Station{ID: "0042", Name: "Łódź: \"quoted\" \\ # : {x}", Group: "true", Modes: rules.ModeSet{}}
 	rs.Stations["acme-1001@pbx"] = &rules.Station{ID: "acme-1001@pbx", Kind: rules.Gateway, Group: "123",
 		Announce: ptr(true), RetentionDays: ptr(7),
 		Modes: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.OnDemand, rules.InboundQueue: rules.Off, rules.Internal: rules.Auto}}
@@ -320,6 +323,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	emptyDefaults := rules.NewRuleSet()
 	emptyDefaults.Defaults.Modes = rules.ModeSet{}
+	emptyDefaults.Tenants[rules.DefaultTenant].Modes = rules.ModeSet{}
 	sets := map[string]*rules.RuleSet{
 		"rich":    richRuleSet(),
 		"example": parse(t, string(example)),
@@ -349,7 +353,7 @@ groups:
   sales: {profile: sales, announce: false, retention_days: 90}
   "true": {inbound_queue: auto}
 stations:
-  "0042": {name: "line\nbreak \"quoted\" \\ # : {x}", group: "true"}
+  "0042": {name: "Łódź: \"quoted\" \\ # : {x}", group: "true"}
   "1001": {name: "Anna (sales desk)", kind: sip_phone, group: sales}
   "1e3": {name: "  spaces  ", announce: false}
   "acme-1001@pbx":
@@ -378,7 +382,7 @@ func TestWriteInvalid(t *testing.T) {
 	tests := map[string]func(rs *rules.RuleSet){
 		"unknown group":   func(rs *rules.RuleSet) { rs.Stations["1001"].Group = "nope" },
 		"bad mode":        func(rs *rules.RuleSet) { rs.Defaults.Modes[rules.Outbound] = "sometimes" },
-		"unknown profile": func(rs *rules.RuleSet) { rs.Groups["sales"].Profile = "nope" },
+		"unknown profile": func(rs *rules.RuleSet) { rs.Groups(rules.DefaultTenant)["sales"].Profile = "nope" },
 		"filed wrongly":   func(rs *rules.RuleSet) { rs.Stations["1001"].ID = "1002" },
 		"bad id": func(rs *rules.RuleSet) {
 			rs.Stations["../x"] = &rules.Station{ID: "../x"}
@@ -453,8 +457,8 @@ func dump(rs *rules.RuleSet) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults=%+v", rs.Defaults)
-	for _, name := range rs.GroupNames() {
-		g := rs.Groups[name]
+	for _, name := range rs.GroupNames(rules.DefaultTenant) {
+		g := rs.Groups(rules.DefaultTenant)[name]
 		fmt.Fprintf(&b, "\n  group %q: profile=%q announce=%s retention=%s modes=%v", name, g.Profile, show(g.Announce), show(g.RetentionDays), g.Modes)
 	}
 	for _, id := range rs.StationIDs() {

@@ -20,22 +20,70 @@ const flowWidth = 100
 // rules.AllDirections order. Station ids are always quoted so that they
 // stay text for any YAML reader. Parse(Write(rs)) equals rs, and writing
 // what was parsed gives the same bytes. An invalid rs is not written.
+//
+// A rule set that only the classic form can hold (the default tenant
+// alone, with no settings of its own) is written in the classic form,
+// exactly as before tenants; any other in the AllTenants form (see
+// WriteTenant for one tenant's file).
 func Write(w io.Writer, rs *rules.RuleSet) error {
 	if err := rs.Validate(); err != nil {
 		return fmt.Errorf("write rules: %w", rules.Errorf(rules.EINVALID, "%v", err))
 	}
-	groups := mapping(yaml.Style(0))
-	for _, name := range rs.GroupNames() {
-		g := rs.Groups[name]
+	root := mapping(yaml.Style(0))
+	addPair(root, str("defaults"), defaultsNode(rs.Defaults))
+	if isClassic(rs) {
+		addPair(root, str("groups"), emptyAsFlow(groupsNode(rs.Groups(rules.DefaultTenant))))
+		addPair(root, str("stations"), emptyAsFlow(stationsNode(rs, rs.StationIDs())))
+	} else {
+		tenants := mapping(yaml.Style(0))
+		for _, id := range rs.TenantIDs() {
+			addPair(tenants, str(id), tenantNode(rs, id))
+		}
+		addPair(root, str("tenants"), tenants)
+	}
+	return writeRoot(w, root)
+}
+
+// writeRoot encodes root and writes it in one Write.
+func writeRoot(w io.Writer, root *yaml.Node) error {
+	var buf bytes.Buffer
+	if err := encode(&buf, root); err != nil {
+		return fmt.Errorf("write rules: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write rules: %w", err)
+	}
+	return nil
+}
+
+// defaultsNode is the global defaults entry.
+func defaultsNode(d rules.Defaults) *yaml.Node {
+	var announce *bool
+	if d.Announce {
+		announce = &d.Announce
+	}
+	return entryNode(nil, []field{{"announce", boolPtr(announce)}}, d.Modes)
+}
+
+// groupsNode is the mapping of groups, sorted by name.
+func groupsNode(groups map[string]*rules.Group) *yaml.Node {
+	m := mapping(yaml.Style(0))
+	for _, name := range sortedNames(groups) {
+		g := groups[name]
 		e := entryNode(nil, []field{
 			{"profile", str(g.Profile)},
 			{"announce", boolPtr(g.Announce)},
 			{"retention_days", intPtr(g.RetentionDays)},
 		}, g.Modes)
-		addPair(groups, str(name), e)
+		addPair(m, str(name), e)
 	}
-	stations := mapping(yaml.Style(0))
-	for _, id := range rs.StationIDs() {
+	return m
+}
+
+// stationsNode is the mapping of the stations ids, in that order.
+func stationsNode(rs *rules.RuleSet, ids []string) *yaml.Node {
+	m := mapping(yaml.Style(0))
+	for _, id := range ids {
 		s := rs.Stations[id]
 		key := str(id)
 		key.Style = yaml.DoubleQuotedStyle
@@ -46,27 +94,9 @@ func Write(w io.Writer, rs *rules.RuleSet) error {
 			{"announce", boolPtr(s.Announce)},
 			{"retention_days", intPtr(s.RetentionDays)},
 		}, s.Modes)
-		addPair(stations, key, e)
+		addPair(m, key, e)
 	}
-	var defaultAnnounce *bool
-	if rs.Defaults.Announce {
-		defaultAnnounce = &rs.Defaults.Announce
-	}
-	defaults := entryNode(nil, []field{{"announce", boolPtr(defaultAnnounce)}}, rs.Defaults.Modes)
-
-	root := mapping(yaml.Style(0))
-	addPair(root, str("defaults"), defaults)
-	addPair(root, str("groups"), emptyAsFlow(groups))
-	addPair(root, str("stations"), emptyAsFlow(stations))
-
-	var buf bytes.Buffer
-	if err := encode(&buf, root); err != nil {
-		return fmt.Errorf("write rules: %w", err)
-	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write rules: %w", err)
-	}
-	return nil
+	return m
 }
 
 // field is one optional key of an entry; a nil value is left out.

@@ -16,10 +16,34 @@ type AuditEntry struct {
 }
 
 // Audit returns the audit entries recorded at or after since (the zero time
-// for all), oldest first.
+// for all), oldest first, of every tenant.
 func (s *Store) Audit(ctx context.Context, since time.Time) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, object, field, "before", "after"
-		FROM audit WHERE at >= ? ORDER BY id`, formatTime(since))
+	return s.AuditEntries(ctx, AuditFilter{Tenant: AllTenants, Since: since})
+}
+
+// AuditFilter selects audit entries. The zero value selects all.
+type AuditFilter struct {
+	Tenant string    // only this tenant's entries (served by an index); AllTenants for all
+	Since  time.Time // recorded at or after Since
+	After  int64     // only ids above After: a cursor for paging
+	Limit  int       // at most Limit entries (0: all)
+}
+
+// AuditEntries returns the audit entries f selects, oldest first. A
+// tenant's admin passes its tenant: it then sees its stations', groups' and
+// tenant settings' changes, never another tenant's nor the provider-wide
+// ones.
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	q := `SELECT id, at, actor, tenant, object, field, "before", "after" FROM audit WHERE at >= ? AND id > ?`
+	args := []any{formatTime(f.Since), f.After}
+	if f.Tenant != AllTenants {
+		q, args = q+" AND tenant = ?", append(args, f.Tenant)
+	}
+	q += " ORDER BY id"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("audit", err)
 	}
@@ -30,7 +54,7 @@ func (s *Store) Audit(ctx context.Context, since time.Time) ([]AuditEntry, error
 			e  AuditEntry
 			at sql.NullString
 		)
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Object, &e.Field, &e.Before, &e.After); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Tenant, &e.Object, &e.Field, &e.Before, &e.After); err != nil {
 			return nil, wrap("audit", err)
 		}
 		t, err := parseTime(at)
@@ -64,13 +88,13 @@ func (s *Store) AppendAudit(ctx context.Context, actor string, changes ...Change
 }
 
 func insertAudit(ctx context.Context, tx *sql.Tx, at, actor string, changes []Change) error {
-	st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, object, field, "before", "after") VALUES (?, ?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, tenant, object, field, "before", "after") VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, c := range changes {
-		if _, err := st.ExecContext(ctx, at, actor, c.Object, c.Field, c.Before, c.After); err != nil {
+		if _, err := st.ExecContext(ctx, at, actor, c.Tenant, c.Object, c.Field, c.Before, c.After); err != nil {
 			return fmt.Errorf("audit %s %s: %w", c.Object, c.Field, err)
 		}
 	}

@@ -14,7 +14,7 @@ func bigRules(n int) *rules.RuleSet {
 	profiles := rules.ProfileNames()
 	for g := 0; g < 100; g++ {
 		name := fmt.Sprintf("group-%02d", g)
-		rs.Groups[name] = &rules.Group{Name: name, Profile: profiles[g%len(profiles)], RetentionDays: ptr(30 + g)}
+		rs.Groups(rules.DefaultTenant)[name] = &rules.Group{Name: name, Profile: profiles[g%len(profiles)], RetentionDays: ptr(30 + g)}
 	}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("%06d", 100000+i)

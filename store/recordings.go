@@ -13,13 +13,14 @@ import (
 
 // RecordingFilter selects recordings. Zero fields do not filter.
 type RecordingFilter struct {
+	Tenant  string                 // only this tenant's recordings; AllTenants ("") for all
 	Station string                 // only this station's recordings
 	Since   time.Time              // started (or armed) at or after Since
 	States  []rules.RecordingState // only recordings in one of these states
 	Limit   int                    // at most Limit recordings (0: all)
 }
 
-const recordingColumns = `id, uniqueid, linkedid, station, direction, mode, trigger_by, rule, file,
+const recordingColumns = `id, uniqueid, linkedid, tenant, station, direction, mode, trigger_by, rule, file,
 	callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at, answered, deleted_at`
 
 // recordingTime is when a recording began: started, else armed.
@@ -27,11 +28,11 @@ const recordingTime = "coalesce(started_at, armed_at)"
 
 // upsertRecording writes one recording's row, inserted or replaced by
 // uniqueid (a channel's row is written again as its state moves on).
-const upsertRecording = `INSERT INTO recordings (uniqueid, linkedid, station, direction, mode,
+const upsertRecording = `INSERT INTO recordings (uniqueid, linkedid, tenant, station, direction, mode,
 		trigger_by, rule, file, callerid, did, queue, state, armed_at, started_at, pressed_at, ended_at,
 		answered, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (uniqueid) DO UPDATE SET linkedid = excluded.linkedid, station = excluded.station,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (uniqueid) DO UPDATE SET linkedid = excluded.linkedid, tenant = excluded.tenant, station = excluded.station,
 		direction = excluded.direction, mode = excluded.mode, trigger_by = excluded.trigger_by,
 		rule = excluded.rule, file = excluded.file, callerid = excluded.callerid, did = excluded.did,
 		queue = excluded.queue, state = excluded.state, armed_at = excluded.armed_at,
@@ -62,7 +63,7 @@ func (s *Store) SaveRecordings(ctx context.Context, recs []*rules.Recording) err
 		if r.UniqueID == "" {
 			return rules.Errorf(rules.EINVALID, "store: save recordings: recording of station %q has no uniqueid", r.Station)
 		}
-		_, err := st.ExecContext(ctx, r.UniqueID, r.LinkedID, r.Station, string(r.Direction), string(r.Mode),
+		_, err := st.ExecContext(ctx, r.UniqueID, r.LinkedID, r.Tenant, r.Station, string(r.Direction), string(r.Mode),
 			string(r.Trigger), r.Rule, r.File, r.CallerID, r.DID, r.Queue, string(r.State),
 			nullTime(r.ArmedAt), nullTime(r.StartedAt), nullTime(r.PressedAt), nullTime(r.EndedAt),
 			nullBool(r.Answered), nullTime(r.DeletedAt))
@@ -152,6 +153,9 @@ func (s *Store) Recordings(ctx context.Context, f RecordingFilter) ([]rules.Reco
 		where []string
 		args  []any
 	)
+	if f.Tenant != AllTenants {
+		where, args = append(where, "tenant = ?"), append(args, f.Tenant)
+	}
 	if f.Station != "" {
 		where, args = append(where, "station = ?"), append(args, f.Station)
 	}
@@ -224,7 +228,7 @@ func scanRecording(sc scanner) (*rules.Recording, error) {
 		armed, started, pressed, ended, d sql.NullString
 		answered                          sql.NullBool
 	)
-	if err := sc.Scan(&r.ID, &r.UniqueID, &r.LinkedID, &r.Station, &r.Direction, &r.Mode, &r.Trigger,
+	if err := sc.Scan(&r.ID, &r.UniqueID, &r.LinkedID, &r.Tenant, &r.Station, &r.Direction, &r.Mode, &r.Trigger,
 		&r.Rule, &r.File, &r.CallerID, &r.DID, &r.Queue, &r.State,
 		&armed, &started, &pressed, &ended, &answered, &d); err != nil {
 		return nil, err

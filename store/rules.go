@@ -212,9 +212,12 @@ type querier interface {
 
 // loadRules builds a RuleSet with one query per table.
 func loadRules(ctx context.Context, q querier) (*rules.RuleSet, error) {
-	rs := rules.NewRuleSet()
+	rs := &rules.RuleSet{Tenants: map[string]*rules.Tenant{}, Stations: map[string]*rules.Station{}}
 	if err := q.QueryRowContext(ctx, "SELECT default_announce FROM settings WHERE id = 1").Scan(&rs.Defaults.Announce); err != nil {
 		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	if err := loadTenants(ctx, q, rs); err != nil {
+		return nil, fmt.Errorf("read tenants: %w", err)
 	}
 	if err := loadGroups(ctx, q, rs); err != nil {
 		return nil, fmt.Errorf("read groups: %w", err)
@@ -228,62 +231,69 @@ func loadRules(ctx context.Context, q querier) (*rules.RuleSet, error) {
 	return rs, nil
 }
 
-func loadGroups(ctx context.Context, q querier, rs *rules.RuleSet) error {
-	rows, err := q.QueryContext(ctx, "SELECT name, profile, announce, retention_days FROM groups")
+func loadTenants(ctx context.Context, q querier, rs *rules.RuleSet) error {
+	rows, err := q.QueryContext(ctx, "SELECT "+tenantColumns+" FROM tenants")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			g         rules.Group
-			announce  sql.NullBool
-			retention sql.NullInt64
-		)
-		if err := rows.Scan(&g.Name, &g.Profile, &announce, &retention); err != nil {
+		t, err := scanTenant(rows)
+		if err != nil {
 			return err
 		}
-		g.Announce, g.RetentionDays = boolPtr(announce), intPtr(retention)
-		rs.Groups[g.Name] = &g
+		rs.Tenants[t.ID] = t
+	}
+	return rows.Err()
+}
+
+func loadGroups(ctx context.Context, q querier, rs *rules.RuleSet) error {
+	rows, err := q.QueryContext(ctx, "SELECT "+groupColumns+" FROM groups")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		tenant, g, err := scanGroup(rows)
+		if err != nil {
+			return err
+		}
+		if t := rs.Tenants[tenant]; t != nil {
+			t.Groups[g.Name] = g
+		}
 	}
 	return rows.Err()
 }
 
 func loadStations(ctx context.Context, q querier, rs *rules.RuleSet) error {
-	rows, err := q.QueryContext(ctx, "SELECT id, name, kind, group_name, announce, retention_days FROM stations")
+	rows, err := q.QueryContext(ctx, "SELECT "+stationColumns+" FROM stations")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			st        rules.Station
-			group     sql.NullString
-			announce  sql.NullBool
-			retention sql.NullInt64
-		)
-		if err := rows.Scan(&st.ID, &st.Name, &st.Kind, &group, &announce, &retention); err != nil {
+		st, err := scanStation(rows)
+		if err != nil {
 			return err
 		}
-		st.Group, st.Announce, st.RetentionDays = group.String, boolPtr(announce), intPtr(retention)
-		rs.Stations[st.ID] = &st
+		rs.Stations[st.ID] = st
 	}
 	return rows.Err()
 }
 
 func loadModes(ctx context.Context, q querier, rs *rules.RuleSet) error {
-	rows, err := q.QueryContext(ctx, "SELECT station_id, group_name, direction, mode FROM rules")
+	rows, err := q.QueryContext(ctx, "SELECT tenant, station_id, group_name, direction, mode FROM rules")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			station, group sql.NullString
-			d              rules.Direction
-			m              rules.Mode
+			tenant, station, group sql.NullString
+			d                      rules.Direction
+			m                      rules.Mode
 		)
-		if err := rows.Scan(&station, &group, &d, &m); err != nil {
+		if err := rows.Scan(&tenant, &station, &group, &d, &m); err != nil {
 			return err
 		}
 		switch {
@@ -292,8 +302,12 @@ func loadModes(ctx context.Context, q querier, rs *rules.RuleSet) error {
 				st.Modes = setMode(st.Modes, d, m)
 			}
 		case group.Valid:
-			if g := rs.Groups[group.String]; g != nil {
+			if g := rs.Group(tenant.String, group.String); g != nil {
 				g.Modes = setMode(g.Modes, d, m)
+			}
+		case tenant.Valid:
+			if t := rs.Tenants[tenant.String]; t != nil {
+				t.Modes = setMode(t.Modes, d, m)
 			}
 		default:
 			rs.Defaults.Modes = setMode(rs.Defaults.Modes, d, m)

@@ -35,13 +35,13 @@ func ptr[T any](v T) *T { return &v }
 func sampleRules() *rules.RuleSet {
 	rs := rules.NewRuleSet()
 	rs.Defaults = rules.Defaults{Modes: rules.ModeSet{rules.InboundQueue: rules.Auto}, Announce: true}
-	rs.Groups["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90)}
-	rs.Groups["board"] = &rules.Group{Name: "board", Profile: "management", Announce: ptr(false),
+	rs.Groups(rules.DefaultTenant)["sales"] = &rules.Group{Name: "sales", Profile: "sales", RetentionDays: ptr(90)}
+	rs.Groups(rules.DefaultTenant)["board"] = &rules.Group{Name: "board", Profile: "management", Announce: ptr(false),
 		Modes: rules.ModeSet{rules.Outbound: rules.OnDemand}}
-	rs.Stations["1001"] = &rules.Station{ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales"}
-	rs.Stations["1002"] = &rules.Station{ID: "1002", Kind: rules.MobileApp, Group: "sales", Announce: ptr(true),
+	rs.Stations["1001"] = &rules.Station{ID: "1001", Tenant: rules.DefaultTenant, Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales"}
+	rs.Stations["1002"] = &rules.Station{ID: "1002", Tenant: rules.DefaultTenant, Kind: rules.MobileApp, Group: "sales", Announce: ptr(true),
 		Modes: rules.ModeSet{rules.InboundDirect: rules.Auto}}
-	rs.Stations["2001"] = &rules.Station{ID: "2001", Kind: rules.Softphone, Group: "board", RetentionDays: ptr(7)}
+	rs.Stations["2001"] = &rules.Station{ID: "2001", Tenant: rules.DefaultTenant, Kind: rules.Softphone, Group: "board", RetentionDays: ptr(7)}
 	return rs
 }
 
@@ -166,12 +166,12 @@ func TestUpdateRulesRoundTrip(t *testing.T) {
 	changes, err = s.UpdateRules(ctx, "bob", func(rs *rules.RuleSet) error {
 		rs.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}  // insert
 		rs.Stations["1002"].Modes[rules.InboundDirect] = rules.OnDemand       // update
-		delete(rs.Groups["board"].Modes, rules.Outbound)                      // delete
+		delete(rs.Groups(rules.DefaultTenant)["board"].Modes, rules.Outbound) // delete
 		rs.Stations["2001"].Group = "sales"                                   // move
-		delete(rs.Groups, "board")                                            // delete group
+		delete(rs.Groups(rules.DefaultTenant), "board")                       // delete group
 		delete(rs.Stations, "1002")                                           // delete station
 		rs.Defaults.Announce = false                                          // settings
-		rs.Groups["sales"].RetentionDays = nil                                // unset
+		rs.Groups(rules.DefaultTenant)["sales"].RetentionDays = nil           // unset
 		rs.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway} // create
 		rs.Defaults.Modes[rules.Internal] = rules.Off                         // default insert
 		return nil
@@ -182,11 +182,11 @@ func TestUpdateRulesRoundTrip(t *testing.T) {
 	want2 := want.Clone()
 	want2.Stations["1001"].Modes = rules.ModeSet{rules.Outbound: rules.Off}
 	want2.Stations["2001"].Group = "sales"
-	delete(want2.Groups, "board")
+	delete(want2.Groups(rules.DefaultTenant), "board")
 	delete(want2.Stations, "1002")
 	want2.Defaults.Announce = false
-	want2.Groups["sales"].RetentionDays = nil
-	want2.Stations["3001"] = &rules.Station{ID: "3001", Kind: rules.Gateway}
+	want2.Groups(rules.DefaultTenant)["sales"].RetentionDays = nil
+	want2.Stations["3001"] = &rules.Station{ID: "3001", Tenant: rules.DefaultTenant, Kind: rules.Gateway}
 	want2.Defaults.Modes[rules.Internal] = rules.Off
 	got, err = s.LoadRules(ctx)
 	if err != nil {
@@ -271,8 +271,8 @@ func TestReplaceRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := rules.NewRuleSet()
-	second.Groups["support"] = &rules.Group{Name: "support", Profile: "customer-service"}
-	second.Stations["1001"] = &rules.Station{ID: "1001", Kind: rules.SIPPhone, Group: "support"}
+	second.Groups(rules.DefaultTenant)["support"] = &rules.Group{Name: "support", Profile: "customer-service"}
+	second.Stations["1001"] = &rules.Station{ID: "1001", Tenant: rules.DefaultTenant, Kind: rules.SIPPhone, Group: "support"}
 	changes, err := s.ReplaceRules(ctx, "import", second)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestReplaceRules(t *testing.T) {
 		t.Errorf("after replace:\n got %#v\nwant %#v", got, second)
 	}
 	bad := second.Clone()
-	bad.Groups["x"] = &rules.Group{Name: "x", Profile: "no-such-profile"}
+	bad.Groups(rules.DefaultTenant)["x"] = &rules.Group{Name: "x", Profile: "no-such-profile"}
 	if _, err := s.ReplaceRules(ctx, "import", bad); rules.ErrorCode(err) != rules.EINVALID {
 		t.Errorf("replace with unknown profile: %v, want %s", err, rules.EINVALID)
 	}
@@ -310,51 +310,51 @@ func TestDiff(t *testing.T) {
 			rs.Defaults.Modes[rules.Outbound] = rules.OnDemand
 			delete(rs.Defaults.Modes, rules.InboundQueue)
 		}, []Change{
-			{"default", "announce", "yes", "no"},
-			{"default", "outbound", "", "ondemand"},
-			{"default", "inbound_queue", "auto", ""},
+			{"", "default", "announce", "yes", "no"},
+			{"", "default", "outbound", "", "ondemand"},
+			{"", "default", "inbound_queue", "auto", ""},
 		}},
 		{"station fields", func(rs *rules.RuleSet) {
 			st := rs.Stations["1001"]
 			st.Name, st.Kind, st.Group = "", rules.Softphone, "board"
 			st.Announce, st.RetentionDays = ptr(false), ptr(30)
 		}, []Change{
-			{"station:1001", "name", "Anna (sales desk)", ""},
-			{"station:1001", "kind", "sip_phone", "softphone"},
-			{"station:1001", "group", "sales", "board"},
-			{"station:1001", "announce", "", "no"},
-			{"station:1001", "retention_days", "", "30"},
+			{"default", "station:1001", "name", "Anna (sales desk)", ""},
+			{"default", "station:1001", "kind", "sip_phone", "softphone"},
+			{"default", "station:1001", "group", "sales", "board"},
+			{"default", "station:1001", "announce", "", "no"},
+			{"default", "station:1001", "retention_days", "", "30"},
 		}},
 		{"group fields", func(rs *rules.RuleSet) {
-			g := rs.Groups["board"]
+			g := rs.Groups(rules.DefaultTenant)["board"]
 			g.Profile, g.Announce, g.RetentionDays = "", nil, ptr(0)
 			g.Modes[rules.Outbound] = rules.Auto
 			g.Modes[rules.Internal] = rules.Off
 		}, []Change{
-			{"group:board", "profile", "management", ""},
-			{"group:board", "announce", "no", ""},
-			{"group:board", "retention_days", "", "0"},
-			{"group:board", "outbound", "ondemand", "auto"},
-			{"group:board", "internal", "", "off"},
+			{"default", "group:board", "profile", "management", ""},
+			{"default", "group:board", "announce", "no", ""},
+			{"default", "group:board", "retention_days", "", "0"},
+			{"default", "group:board", "outbound", "ondemand", "auto"},
+			{"default", "group:board", "internal", "", "off"},
 		}},
 		{"created and deleted, groups before stations, sorted", func(rs *rules.RuleSet) {
 			delete(rs.Stations, "2001")
-			delete(rs.Groups, "board")
+			delete(rs.Groups(rules.DefaultTenant), "board")
 			rs.Stations["0999"] = &rules.Station{ID: "0999", Kind: rules.Gateway, Modes: rules.ModeSet{rules.Internal: rules.Auto}}
-			rs.Groups["a-team"] = &rules.Group{Name: "a-team"}
+			rs.Groups(rules.DefaultTenant)["a-team"] = &rules.Group{Name: "a-team"}
 		}, []Change{
-			{"group:a-team", "created", "", ""},
-			{"group:board", "deleted", "", ""},
-			{"group:board", "profile", "management", ""},
-			{"group:board", "announce", "no", ""},
-			{"group:board", "outbound", "ondemand", ""},
-			{"station:0999", "created", "", ""},
-			{"station:0999", "kind", "", "gateway"},
-			{"station:0999", "internal", "", "auto"},
-			{"station:2001", "deleted", "", ""},
-			{"station:2001", "kind", "softphone", ""},
-			{"station:2001", "group", "board", ""},
-			{"station:2001", "retention_days", "7", ""},
+			{"default", "group:a-team", "created", "", ""},
+			{"default", "group:board", "deleted", "", ""},
+			{"default", "group:board", "profile", "management", ""},
+			{"default", "group:board", "announce", "no", ""},
+			{"default", "group:board", "outbound", "ondemand", ""},
+			{"default", "station:0999", "created", "", ""},
+			{"default", "station:0999", "kind", "", "gateway"},
+			{"default", "station:0999", "internal", "", "auto"},
+			{"default", "station:2001", "deleted", "", ""},
+			{"default", "station:2001", "kind", "softphone", ""},
+			{"default", "station:2001", "group", "board", ""},
+			{"default", "station:2001", "retention_days", "7", ""},
 		}},
 	}
 	for _, tt := range tests {
@@ -737,7 +737,7 @@ func TestAppendAuditAndSince(t *testing.T) {
 		t.Errorf("audit[0] = %+v", all[0])
 	}
 	js, err := json.Marshal(all[0])
-	if want := `{"id":1,"at":"2026-11-24T10:00:00Z","actor":"retention","object":"recording:1","field":"deleted","before":"a.wav","after":""}`; err != nil || string(js) != want {
+	if want := `{"id":1,"at":"2026-11-24T10:00:00Z","actor":"retention","tenant":"","object":"recording:1","field":"deleted","before":"a.wav","after":""}`; err != nil || string(js) != want {
 		t.Errorf("audit JSON = %s, %v\nwant %s", js, err, want)
 	}
 	recent, _ := s.Audit(ctx, clock.Add(-time.Minute))

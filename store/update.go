@@ -37,12 +37,21 @@ func (s *Store) ReplaceRules(ctx context.Context, actor string, rs *rules.RuleSe
 }
 
 func (s *Store) applyRules(ctx context.Context, op, actor string, next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
+	return s.applyLoaded(ctx, op, actor, loadRules, next)
+}
+
+// applyLoaded is applyRules on the part of the rules load reads inside the
+// transaction: the whole set, or one tenant's scope (see loadScope). Only
+// the differences between what was loaded and what next returns are
+// written, so a partial load changes nothing it did not read.
+func (s *Store) applyLoaded(ctx context.Context, op, actor string, load func(context.Context, querier) (*rules.RuleSet, error),
+	next func(current *rules.RuleSet) (*rules.RuleSet, error)) ([]Change, error) {
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	defer tx.Rollback()
-	current, err := loadRules(ctx, tx)
+	current, err := load(ctx, tx)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -75,6 +84,7 @@ type ruleWriter struct {
 	ctx context.Context
 	err error
 
+	upsertTenant, deleteTenant   *sql.Stmt
 	upsertGroup, deleteGroup     *sql.Stmt
 	upsertStation, deleteStation *sql.Stmt
 	insertMode, updateMode       *sql.Stmt
@@ -97,24 +107,35 @@ func (w *ruleWriter) exec(st *sql.Stmt, args ...any) {
 	_, w.err = st.ExecContext(w.ctx, args...)
 }
 
-// The owner of a rule row: a station, a group, or (both empty) the default.
-const ownerMatch = "coalesce(station_id, '') = ? AND coalesce(group_name, '') = ? AND direction = ?"
+// The owner of a rule row: a station; a tenant and a group; a tenant alone;
+// or (all empty) the global default.
+const ownerMatch = "coalesce(tenant, '') = ? AND coalesce(station_id, '') = ? AND coalesce(group_name, '') = ? AND direction = ?"
 
-// writeRules writes the differences between old and new: groups before the
-// stations that join them, stations removed before the groups they left.
-// Deleting a station or group deletes its rule rows (ON DELETE CASCADE).
+// owner names the owner of a rule row.
+type owner struct{ tenant, station, group string }
+
+// writeRules writes the differences between old and new: tenants before
+// the groups they hold, groups before the stations that join them; stations
+// removed before the groups they left, groups before their tenants.
+// Deleting a station, group or tenant deletes its rule rows (ON DELETE
+// CASCADE).
 func writeRules(ctx context.Context, tx *sql.Tx, old, new *rules.RuleSet) error {
 	w := &ruleWriter{ctx: ctx}
-	w.upsertGroup = w.prepare(tx, `INSERT INTO groups (name, profile, announce, retention_days) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, announce = excluded.announce,
+	w.upsertTenant = w.prepare(tx, `INSERT INTO tenants (id, name, timezone, retention_days, announce_required)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone,
+		retention_days = excluded.retention_days, announce_required = excluded.announce_required`)
+	w.deleteTenant = w.prepare(tx, "DELETE FROM tenants WHERE id = ?")
+	w.upsertGroup = w.prepare(tx, `INSERT INTO groups (tenant, name, profile, announce, retention_days) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, name) DO UPDATE SET profile = excluded.profile, announce = excluded.announce,
 		retention_days = excluded.retention_days`)
-	w.deleteGroup = w.prepare(tx, "DELETE FROM groups WHERE name = ?")
-	w.upsertStation = w.prepare(tx, `INSERT INTO stations (id, name, kind, group_name, announce, retention_days)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, group_name = excluded.group_name,
-		announce = excluded.announce, retention_days = excluded.retention_days`)
+	w.deleteGroup = w.prepare(tx, "DELETE FROM groups WHERE tenant = ? AND name = ?")
+	w.upsertStation = w.prepare(tx, `INSERT INTO stations (id, tenant, name, kind, group_name, announce, retention_days)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, name = excluded.name, kind = excluded.kind,
+		group_name = excluded.group_name, announce = excluded.announce, retention_days = excluded.retention_days`)
 	w.deleteStation = w.prepare(tx, "DELETE FROM stations WHERE id = ?")
-	w.insertMode = w.prepare(tx, "INSERT INTO rules (station_id, group_name, direction, mode) VALUES (?, ?, ?, ?)")
+	w.insertMode = w.prepare(tx, "INSERT INTO rules (tenant, station_id, group_name, direction, mode) VALUES (?, ?, ?, ?, ?)")
 	w.updateMode = w.prepare(tx, "UPDATE rules SET mode = ? WHERE "+ownerMatch)
 	w.deleteMode = w.prepare(tx, "DELETE FROM rules WHERE "+ownerMatch)
 	w.setAnnounce = w.prepare(tx, "UPDATE settings SET default_announce = ? WHERE id = 1")
@@ -122,8 +143,8 @@ func writeRules(ctx context.Context, tx *sql.Tx, old, new *rules.RuleSet) error 
 		return w.err
 	}
 	defer func() {
-		for _, st := range []*sql.Stmt{w.upsertGroup, w.deleteGroup, w.upsertStation, w.deleteStation,
-			w.insertMode, w.updateMode, w.deleteMode, w.setAnnounce} {
+		for _, st := range []*sql.Stmt{w.upsertTenant, w.deleteTenant, w.upsertGroup, w.deleteGroup,
+			w.upsertStation, w.deleteStation, w.insertMode, w.updateMode, w.deleteMode, w.setAnnounce} {
 			st.Close()
 		}
 	}()
@@ -131,51 +152,69 @@ func writeRules(ctx context.Context, tx *sql.Tx, old, new *rules.RuleSet) error 
 	if old.Defaults.Announce != new.Defaults.Announce {
 		w.exec(w.setAnnounce, new.Defaults.Announce)
 	}
-	w.modes("", "", old.Defaults.Modes, new.Defaults.Modes)
-	for name, g := range new.Groups {
-		o := old.Groups[name]
-		if o == nil || !sameGroupRow(o, g) {
-			w.exec(w.upsertGroup, g.Name, g.Profile, nullBool(g.Announce), nullInt(g.RetentionDays))
+	w.modes(owner{}, old.Defaults.Modes, new.Defaults.Modes)
+	for id, t := range new.Tenants {
+		o := old.Tenants[id]
+		if o == nil || !sameTenantRow(o, t) {
+			w.exec(w.upsertTenant, t.ID, t.Name, t.TimeZone, nullInt(t.RetentionDays), t.AnnounceRequired)
 		}
-		w.modes("", name, modesOf(o), g.Modes)
+		var oldModes rules.ModeSet
+		var oldGroups map[string]*rules.Group
+		if o != nil {
+			oldModes, oldGroups = o.Modes, o.Groups
+		}
+		w.modes(owner{tenant: id}, oldModes, t.Modes)
+		for name, g := range t.Groups {
+			og := oldGroups[name]
+			if og == nil || !sameGroupRow(og, g) {
+				w.exec(w.upsertGroup, id, g.Name, g.Profile, nullBool(g.Announce), nullInt(g.RetentionDays))
+			}
+			w.modes(owner{tenant: id, group: name}, modesOf(og), g.Modes)
+		}
 	}
 	for id, st := range new.Stations {
 		o := old.Stations[id]
 		if o == nil || !sameStationRow(o, st) {
-			w.exec(w.upsertStation, st.ID, st.Name, string(st.Kind), nullString(st.Group),
+			w.exec(w.upsertStation, st.ID, st.TenantID(), st.Name, string(st.Kind), nullString(st.Group),
 				nullBool(st.Announce), nullInt(st.RetentionDays))
 		}
 		var oldModes rules.ModeSet
 		if o != nil {
 			oldModes = o.Modes
 		}
-		w.modes(id, "", oldModes, st.Modes)
+		w.modes(owner{station: id}, oldModes, st.Modes)
 	}
 	for id := range old.Stations {
 		if new.Stations[id] == nil {
 			w.exec(w.deleteStation, id)
 		}
 	}
-	for name := range old.Groups {
-		if new.Groups[name] == nil {
-			w.exec(w.deleteGroup, name)
+	for id, t := range old.Tenants {
+		nt := new.Tenants[id]
+		for name := range t.Groups {
+			if nt == nil || nt.Groups[name] == nil {
+				w.exec(w.deleteGroup, id, name)
+			}
+		}
+		if nt == nil {
+			w.exec(w.deleteTenant, id)
 		}
 	}
 	return w.err
 }
 
 // modes writes the per-direction differences of one owner.
-func (w *ruleWriter) modes(station, group string, old, new rules.ModeSet) {
+func (w *ruleWriter) modes(o owner, old, new rules.ModeSet) {
 	for _, d := range rules.AllDirections() {
-		o, n := old[d], new[d]
+		before, after := old[d], new[d]
 		switch {
-		case o == n:
-		case n == "":
-			w.exec(w.deleteMode, station, group, string(d))
-		case o == "":
-			w.exec(w.insertMode, nullString(station), nullString(group), string(d), string(n))
+		case before == after:
+		case after == "":
+			w.exec(w.deleteMode, o.tenant, o.station, o.group, string(d))
+		case before == "":
+			w.exec(w.insertMode, nullString(o.tenant), nullString(o.station), nullString(o.group), string(d), string(after))
 		default:
-			w.exec(w.updateMode, string(n), station, group, string(d))
+			w.exec(w.updateMode, string(after), o.tenant, o.station, o.group, string(d))
 		}
 	}
 }
@@ -191,8 +230,13 @@ func sameGroupRow(a, b *rules.Group) bool {
 	return a.Profile == b.Profile && sameBool(a.Announce, b.Announce) && sameInt(a.RetentionDays, b.RetentionDays)
 }
 
+func sameTenantRow(a, b *rules.Tenant) bool {
+	return a.Name == b.Name && a.TimeZone == b.TimeZone && sameInt(a.RetentionDays, b.RetentionDays) &&
+		a.AnnounceRequired == b.AnnounceRequired
+}
+
 func sameStationRow(a, b *rules.Station) bool {
-	return a.Name == b.Name && a.Kind == b.Kind && a.Group == b.Group &&
+	return a.TenantID() == b.TenantID() && a.Name == b.Name && a.Kind == b.Kind && a.Group == b.Group &&
 		sameBool(a.Announce, b.Announce) && sameInt(a.RetentionDays, b.RetentionDays)
 }
 

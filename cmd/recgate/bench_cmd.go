@@ -70,13 +70,14 @@ Closed loop: -c sessions at once for --duration or -n sessions.
 Open loop: --rate sessions/s started on schedule whatever the server does;
 latency counts from each session's scheduled start.
 Memory: --hold N keeps N sessions open (their first reply waits --hold-for;
-keep it under the server's agi.read_timeout) and prints the RSS of --pid.
+keep it under the server's agi.read_timeout) and prints the server's RSS, read
+from its metrics at --scrape (or from /proc for --pid).
 
 Only loopback targets are accepted.`,
 		Example: `  recgate bench -c 100 --duration 10s
   recgate bench --rate 1000 --duration 10s --scrape http://127.0.0.1:9573/metrics
   recgate bench --direction mix --stations 100000 --dist zipf -c 1000 -n 200000
-  recgate bench --hold 10000 --hold-for 3s --pid $(pgrep -x recgate)`,
+  recgate bench --hold 10000 --hold-for 3s --scrape http://127.0.0.1:9573/metrics`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.hold > 0 {
@@ -104,7 +105,7 @@ Only loopback targets are accepted.`,
 	fl.BoolVar(&f.bare, "bare", true, "also measure the bare responder and print the ratios")
 	fl.IntVar(&f.rounds, "rounds", 1, "split the measurement into this many alternating rounds of recgate then the bare responder, added up (robust to a machine whose load changes)")
 	fl.StringVar(&f.bareCommands, "bare-commands", "", "commands per bare session: 3, 2.5 or 402/200 (default: exactly recgate's mean in this run)")
-	fl.StringVar(&f.scrape, "scrape", "", "recgate's metrics URL, to print the server-side "+decisionMetric+" p99 of this run")
+	fl.StringVar(&f.scrape, "scrape", "", "recgate's metrics URL: the server-side "+decisionMetric+" p99 of this run; with --hold, the server's RSS")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.IntVar(&f.hold, "hold", 0, "memory test: sessions held open at once against --target")
 	fl.DurationVar(&f.holdFor, "hold-for", 3*time.Second, "memory test: delay of every session's first reply")
@@ -393,16 +394,27 @@ func runHold(ctx context.Context, w io.Writer, f benchFlags) error {
 	if err := loadgen.CheckLoopback(f.target); err != nil {
 		return rules.Errorf(rules.EINVALID, "bench: %v", err)
 	}
+	// The server's RSS: from /proc with --pid, else from its own
+	// process_resident_memory_bytes at --scrape (which names the server
+	// unambiguously when several run on the host).
+	measured := f.pid > 0 || f.scrape != ""
 	rss := func(when string) {
-		if f.pid <= 0 {
-			return
+		switch {
+		case f.pid > 0:
+			b, err := loadgen.ProcessRSS(f.pid)
+			if err != nil {
+				fmt.Fprintf(w, "rss %s: %v\n", when, err)
+				return
+			}
+			fmt.Fprintf(w, "rss of pid %d %s: %.1f MiB\n", f.pid, when, float64(b)/(1<<20))
+		case f.scrape != "":
+			b, err := loadgen.ScrapeGauge(ctx, f.scrape, "process_resident_memory_bytes")
+			if err != nil {
+				fmt.Fprintf(w, "rss %s: %v\n", when, err)
+				return
+			}
+			fmt.Fprintf(w, "rss of the server at %s %s: %.1f MiB\n", f.scrape, when, b/(1<<20))
 		}
-		b, err := loadgen.ProcessRSS(f.pid)
-		if err != nil {
-			fmt.Fprintf(w, "rss %s: %v\n", when, err)
-			return
-		}
-		fmt.Fprintf(w, "rss of pid %d %s: %.1f MiB\n", f.pid, when, float64(b)/(1<<20))
 	}
 	fmt.Fprintf(w, "hold: %d sessions against %s, first reply after %s; %s direction=%s, %d stations %s\n",
 		f.hold, f.target, f.holdFor, f.path, f.direction, f.stations, f.dist)
@@ -421,7 +433,7 @@ func runHold(ctx context.Context, w io.Writer, f benchFlags) error {
 	fmt.Fprintf(w, "held %d, completed %d (%.2f commands/session), errors %d (refused %d, timeout %d, protocol %d, closed early %d, other %d) in %s\n",
 		res.Held, res.Sessions, perSession(res.Commands, res.Sessions), e.Total(), e.Refused, e.Timeout, e.Protocol, e.Closed, e.Other, res.Elapsed.Round(time.Millisecond))
 	rss("right after")
-	if f.pid > 0 && f.settle > 0 {
+	if measured && f.settle > 0 {
 		select {
 		case <-time.After(f.settle):
 			rss(fmt.Sprintf("after %s", f.settle))

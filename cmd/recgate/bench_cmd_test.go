@@ -103,3 +103,24 @@ func TestBenchRefusesABadBareMix(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchHoldReadsRSSFromMetrics: the memory test finds the server by its
+// metrics address (process_resident_memory_bytes), so it measures the
+// right process when several servers run, with no pgrep.
+func TestBenchHoldReadsRSSFromMetrics(t *testing.T) {
+	h := startServer(t, "")
+	url := "http://" + h.m.HTTPAddr() + "/metrics"
+	var out, errb syncBuffer
+	code := Run(t.Context(), []string{"bench", "--target", h.m.AGIAddr(), "--hold", "20", "--hold-for", "50ms", "--settle", "0", "--scrape", url},
+		Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	if code != exitOK {
+		t.Fatalf("bench --hold: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// "during" names how many sessions were open when it was read: on a
+	// busy machine, not always all of them.
+	for _, when := range []string{"before: ", "during (", "right after: "} {
+		if !strings.Contains(out.String(), "rss of the server at "+url+" "+when) {
+			t.Errorf("no RSS %s in:\n%s", when, out.String())
+		}
+	}
+}

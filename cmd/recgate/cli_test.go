@@ -48,7 +48,21 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createStore(t, e.db)
 	return e
+}
+
+// createStore creates an empty database at path, as a first `recgate
+// serve` or `recgate init` does: the other verbs use an existing one only.
+func createStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cliResult is what one recgate invocation did.
@@ -213,7 +227,7 @@ func TestCLIStationLifecycle(t *testing.T) {
 	}
 
 	listJSON := e.ok("station", "list", "--json")
-	wantKeys := []string{"announce", "effective", "group", "id", "kind", "name", "retention_days", "rules"}
+	wantKeys := []string{"announce", "effective", "group", "id", "kind", "name", "retention_days", "rules", "tenant"}
 	for i, keys := range jsonKeys(t, listJSON) {
 		if !slices.Equal(keys, wantKeys) {
 			t.Errorf("station %d JSON keys = %q, want %q", i, keys, wantKeys)
@@ -223,10 +237,10 @@ func TestCLIStationLifecycle(t *testing.T) {
 	decodeJSON(t, listJSON, &list)
 	yes, seven := true, 7
 	wantList := []stationJSON{
-		{ID: "1001", Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Announce: &yes,
+		{ID: "1001", Tenant: rules.DefaultTenant, Name: "Anna (sales desk)", Kind: rules.SIPPhone, Group: "sales", Announce: &yes,
 			Rules:     rules.ModeSet{},
 			Effective: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.OnDemand, rules.InboundQueue: rules.Auto, rules.Internal: rules.Off}},
-		{ID: "1002", Name: "Bartek", Kind: rules.MobileApp, Group: "sales", RetentionDays: &seven,
+		{ID: "1002", Tenant: rules.DefaultTenant, Name: "Bartek", Kind: rules.MobileApp, Group: "sales", RetentionDays: &seven,
 			Rules:     rules.ModeSet{rules.InboundDirect: rules.Auto},
 			Effective: rules.ModeSet{rules.Outbound: rules.Auto, rules.InboundDirect: rules.Auto, rules.InboundQueue: rules.Auto, rules.Internal: rules.Off}},
 	}
@@ -376,6 +390,7 @@ func TestCLIProfiles(t *testing.T) {
 // explainJSON is explain --json as a client reads it.
 type explainJSON struct {
 	Station   string `json:"station"`
+	Tenant    string `json:"tenant"`
 	Direction string `json:"direction"`
 	Mode      string `json:"mode"`
 	Rule      string `json:"rule"`
@@ -405,25 +420,25 @@ func TestCLIExplainAfterEachChange(t *testing.T) {
 		announce bool
 	}{
 		{"no rules at all: built-in off", nil,
-			"off", "default", "built-in", []string{"station:1001", "group", "default", "built-in"}, false},
+			"off", "default", "built-in", []string{"station:1001", "group", "tenant:default", "default", "built-in"}, false},
 		{"default", []string{"rule", "set", "default", "outbound", "ondemand"},
-			"ondemand", "default", "default", []string{"station:1001", "group", "default", "built-in"}, false},
+			"ondemand", "default", "default", []string{"station:1001", "group", "tenant:default", "default", "built-in"}, false},
 		{"group profile over default", []string{"station", "set", "1001", "--group", "sales"},
-			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"group override over profile", []string{"rule", "set", "group:sales", "outbound", "off"},
-			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"station override over group", []string{"rule", "set", "1001", "outbound", "ondemand"},
-			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"announce on the station", []string{"station", "set", "1001", "--announce", "yes"},
-			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, true},
+			"ondemand", "station:1001", "station:1001", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, true},
 		{"station override unset", []string{"rule", "unset", "1001", "outbound"},
-			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, false},
+			"off", "group:sales", "group:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, false},
 		{"group override unset", []string{"rule", "unset", "group:sales", "outbound"},
-			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "default", "built-in"}, true},
+			"auto", "group:sales", "profile:sales", []string{"station:1001", "group:sales", "profile:sales", "tenant:default", "default", "built-in"}, true},
 		{"profile cleared", []string{"group", "set", "sales", "--profile", ""},
-			"ondemand", "default", "default", []string{"station:1001", "group:sales", "default", "built-in"}, true},
+			"ondemand", "default", "default", []string{"station:1001", "group:sales", "tenant:default", "default", "built-in"}, true},
 		{"default unset", []string{"rule", "unset", "default", "outbound"},
-			"off", "default", "built-in", []string{"station:1001", "group:sales", "default", "built-in"}, false},
+			"off", "default", "built-in", []string{"station:1001", "group:sales", "tenant:default", "default", "built-in"}, false},
 	}
 	e.ok("group", "add", "sales", "--profile", "sales")
 	for _, s := range steps {
@@ -562,7 +577,7 @@ func TestCLIRefusals(t *testing.T) {
 		{"station list with an arg", []string{"station", "list", "x"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
 		{"group rm no name", []string{"group", "rm"}, exitInvalid, []string{"usage: recgate group rm NAME"}, 0, ""},
 		{"group list with an arg", []string{"group", "list", "sales"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
-		{"rule set two args", []string{"rule", "set", "1001", "outbound"}, exitInvalid, []string{"usage: recgate rule set <STATION|group:NAME|default> DIRECTION MODE"}, 0, ""},
+		{"rule set two args", []string{"rule", "set", "1001", "outbound"}, exitInvalid, []string{"usage: recgate rule set <STATION|group:NAME|tenant:ID|default> DIRECTION MODE"}, 0, ""},
 		{"rule unset three args", []string{"rule", "unset", "1001", "outbound", "auto"}, exitInvalid, []string{"usage: recgate rule unset"}, 0, ""},
 		{"explain one arg", []string{"explain", "1001"}, exitInvalid, []string{"usage: recgate explain STATION DIRECTION"}, 0, ""},
 		{"profiles with an arg", []string{"profiles", "sales"}, exitInvalid, []string{"takes no arguments"}, 0, ""},
@@ -711,7 +726,7 @@ func TestCLIRulesImportExport(t *testing.T) {
 
 	// "-" reads the file from stdin; an import replaces the whole set.
 	r := e.runIn(strings.NewReader("groups:\n  sales: {profile: sales}\nstations:\n  \"1001\": {group: sales}\n"),
-		"rules", "import", "-", "--actor", "stdin")
+		"rules", "import", "-", "--actor", "stdin", "--prune")
 	if r.code != exitOK {
 		t.Fatalf("import -: %v", r)
 	}
@@ -821,7 +836,7 @@ stations:
 	}
 
 	// The JSON shape and the aligned table.
-	wantKeys := []string{"actor", "after", "at", "before", "field", "id", "object"}
+	wantKeys := []string{"actor", "after", "at", "before", "field", "id", "object", "tenant"}
 	for i, keys := range jsonKeys(t, e.ok("audit", "list", "--json")) {
 		if !slices.Equal(keys, wantKeys) {
 			t.Fatalf("audit entry %d JSON keys = %q, want %q", i, keys, wantKeys)
@@ -1067,8 +1082,14 @@ func TestCLIRetention(t *testing.T) {
 	auditBefore := len(e.audit())
 
 	// --dry-run lists what would go and deletes nothing.
-	// Paths leading outside the directory are reported as refused already.
-	out := e.ok("retention", "run", "--dry-run")
+	// Paths leading outside the directory are reported as refused already,
+	// and the dry run exits as the real run will: 4, some refused.
+	dry := e.run("retention", "run", "--dry-run")
+	if dry.code != exitConflict || dry.stderr != "recgate: retention: 2 recording(s) would not be deleted (see above)\n" ||
+		!strings.Contains(dry.stdout, "retention (dry run, nothing deleted): 4 would be deleted, 2 would be skipped\n") {
+		t.Errorf("retention run --dry-run: %v\nwant exit 4, as the real run", dry)
+	}
+	out := dry.stdout
 	for _, name := range expired {
 		want := "would delete recording " + id(name) + " "
 		if name == "dots" || name == "symdir" {

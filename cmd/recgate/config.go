@@ -1,13 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,10 +18,48 @@ import (
 
 	"github.com/recgate/recgate/gate"
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/rulesfile"
 )
 
-// DefaultConfigPath is read when --config is not given (and may be absent).
-const DefaultConfigPath = "./recgate.yaml"
+// ConfigEnv names the environment variable that points at the
+// configuration file when --config is not given.
+const ConfigEnv = "RECGATE_CONFIG"
+
+// DefaultConfigPaths are the files looked at, in this order, when neither
+// --config nor RECGATE_CONFIG names one.
+func DefaultConfigPaths() []string {
+	return []string{"./recgate.yaml", "/etc/recgate/recgate.yaml"}
+}
+
+// FindConfig returns the configuration file to read: flagPath (--config)
+// when given, else the file named by RECGATE_CONFIG in environ, else the
+// first of search that exists. A file named by the flag or the variable
+// must exist; with none found the error says where it looked. recgate
+// never runs on built-in defaults alone: a command run in the wrong
+// directory must not quietly create and use a database of its own.
+func FindConfig(flagPath string, environ []string, search []string) (string, error) {
+	named := func(path, by string) (string, error) {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("config %s (%s): %w", path, by, err)
+		}
+		return path, nil
+	}
+	if flagPath != "" {
+		return named(flagPath, "--config")
+	}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); k == ConfigEnv && v != "" {
+			return named(v, ConfigEnv)
+		}
+	}
+	for _, p := range search {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no configuration file: looked for %s (no --config, %s unset); name one, or write one with `recgate init`",
+		strings.Join(search, " and "), ConfigEnv)
+}
 
 // Config is recgate's configuration (SPEC 7.2): read once, decoded
 // strictly, validated, then handed down as plain values.
@@ -120,15 +160,16 @@ func DefaultConfig() Config {
 
 // LoadConfig reads the YAML file at path over the defaults, applies
 // RECGATE_<SECTION>_<KEY> environment overrides, decodes strictly (an
-// unknown key is an error naming it) and validates. A missing file is an
-// error only when required is true (the operator named it).
-func LoadConfig(path string, required bool, environ []string) (*Config, error) {
+// unknown key is an error naming it) and validates. It is the one way a
+// configuration is read: at start, on SIGHUP and by --check-config. The
+// file must exist (FindConfig says which one).
+func LoadConfig(path string, environ []string) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	setDefaults(v, DefaultConfig())
 	for _, kv := range environ {
 		k, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, "RECGATE_") {
+		if !ok || !strings.HasPrefix(k, "RECGATE_") || k == ConfigEnv {
 			continue
 		}
 		key, known := envKey(v, k)
@@ -137,21 +178,22 @@ func LoadConfig(path string, required bool, environ []string) (*Config, error) {
 		}
 		v.Set(key, val)
 	}
-	f, err := os.Open(path)
-	switch {
-	case err == nil:
-		defer f.Close()
-		// Values set from the environment above win over the file.
-		if err := v.MergeConfig(f); err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		}
-	case errors.Is(err, fs.ErrNotExist) && !required:
-	default:
+	data, err := os.ReadFile(path)
+	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	// Values set from the environment above win over the file.
+	if err := v.MergeConfig(bytes.NewReader(data)); err != nil {
+		var perr viper.ConfigParseError
+		if errors.As(err, &perr) {
+			line, col, msg := rulesfile.SyntaxError(data, perr.Unwrap())
+			return nil, fmt.Errorf("config %s: invalid YAML: %s", position(path, line, col), msg)
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	var cfg Config
 	err = v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
+		durationHook,
 		mapstructure.StringToSliceHookFunc(","),
 	)))
 	if err != nil {
@@ -163,11 +205,107 @@ func LoadConfig(path string, required bool, environ []string) (*Config, error) {
 	return &cfg, nil
 }
 
-// oneLine flattens mapstructure's multi-line error report into one line.
+// position is path:line:col as editors and compilers print it, leaving out
+// what is not known.
+func position(path string, line, col int) string {
+	switch {
+	case line > 0 && col > 0:
+		return fmt.Sprintf("%s:%d:%d", path, line, col)
+	case line > 0:
+		return fmt.Sprintf("%s:%d", path, line)
+	}
+	return path
+}
+
+// durationForm is how every duration key is written.
+const durationForm = "a number with a unit, such as 5s, 200ms or 1m30s"
+
+// durationHook decodes every time.Duration key from text with a unit. A
+// bare number (read_timeout: 5) is refused rather than read as
+// nanoseconds: 5 ns would time every session out.
+func durationHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case time.Duration:
+		return v, nil // a default
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration: write %s", v, durationForm)
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("%v has no unit: write %s", data, durationForm)
+}
+
+// oneLine flattens mapstructure's multi-line error report into one line:
+// each problem as "key: problem", joined by "; ".
 func oneLine(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):")
-	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "'", "")), " ")
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if m := decodeProblem.FindStringSubmatch(line); m != nil {
+			if keys, ok := strings.CutPrefix(m[2], "has invalid keys: "); ok {
+				line = unknownKeys(m[1], keys)
+			} else {
+				line = m[1] + ": " + m[2]
+			}
+		} else if keys, ok := strings.CutPrefix(line, "has invalid keys: "); ok {
+			line = unknownKeys("", keys)
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, "; ")
 }
+
+// unknownKeys names each unknown key of section with the keys it takes.
+func unknownKeys(section, keys string) string {
+	valid := sectionKeys(reflect.TypeFor[Config](), section)
+	var out []string
+	for _, k := range strings.Split(keys, ", ") {
+		if section != "" {
+			k = section + "." + k
+		}
+		out = append(out, fmt.Sprintf("%s: unknown key (valid: %s)", k, strings.Join(valid, ", ")))
+	}
+	return strings.Join(out, "; ")
+}
+
+// sectionKeys lists the keys of the section named by a dotted path ("" for
+// the top level) of the configuration type t.
+func sectionKeys(t reflect.Type, section string) []string {
+	for section != "" {
+		name, rest, _ := strings.Cut(section, ".")
+		f, ok := fieldByTag(t, name)
+		if !ok || f.Type.Kind() != reflect.Struct {
+			return nil
+		}
+		t, section = f.Type, rest
+	}
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("mapstructure"))
+	}
+	return keys
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Tag.Get("mapstructure") == tag {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// decodeProblem is one line of mapstructure's report: 'key' problem.
+var decodeProblem = regexp.MustCompile(`^'([^']*)' (.*)$`)
 
 // envKey maps RECGATE_AGI_READ_TIMEOUT to agi.read_timeout when that key
 // exists.
@@ -215,15 +353,12 @@ func (c *Config) Validate() error {
 	if _, err := c.AllowPrefixes(); err != nil {
 		return err
 	}
+	if err := checkValues(reflect.ValueOf(c).Elem(), ""); err != nil {
+		return err
+	}
 	switch {
 	case c.AGI.MaxSessions < 1:
 		return fmt.Errorf("agi.max_sessions must be at least 1, got %d", c.AGI.MaxSessions)
-	case c.AGI.ReadTimeout <= 0:
-		return fmt.Errorf("agi.read_timeout must be positive, got %s", c.AGI.ReadTimeout)
-	case c.AGI.DecisionTimeout <= 0:
-		return fmt.Errorf("agi.decision_timeout must be positive, got %s", c.AGI.DecisionTimeout)
-	case c.ShutdownTimeout <= 0:
-		return fmt.Errorf("shutdown_timeout must be positive, got %s", c.ShutdownTimeout)
 	case c.Store.Path == "":
 		return errors.New("store.path must be set")
 	}
@@ -240,6 +375,43 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q: must be text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// checkValues checks every key of a configuration section by its type, so
+// that a key added later is covered without a line of its own: a duration
+// must be more than zero (a key where zero means something, such as
+// "disabled", says so with the struct tag `zero:"ok"`), and no text may hold
+// a control character.
+func checkValues(v reflect.Value, prefix string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		key := f.Tag.Get("mapstructure")
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		switch {
+		case f.Type == reflect.TypeFor[time.Duration]():
+			if d := time.Duration(fv.Int()); d <= 0 && !(d == 0 && f.Tag.Get("zero") == "ok") {
+				return fmt.Errorf("%s: must be more than 0, got %s (write e.g. 5s or 200ms)", key, d)
+			}
+		case fv.Kind() == reflect.String:
+			if err := rules.ValidateText(key, fv.String()); err != nil {
+				return err
+			}
+		case fv.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			for j := range fv.Len() {
+				if err := rules.ValidateText(key, fv.Index(j).String()); err != nil {
+					return err
+				}
+			}
+		case fv.Kind() == reflect.Struct:
+			if err := checkValues(fv, key); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -89,12 +89,13 @@ log: {level: debug}
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	createStore(t, filepath.Join(dir, "recgate.db"))
 	h.importRules(e2eRules)
-	c, err := LoadConfig(h.cfgPath, true, nil)
+	c, err := LoadConfig(h.cfgPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.m = NewMain(c, h.cfgPath, true, &Env{Stdout: &syncBuffer{}, Stderr: h.logs})
+	h.m = NewMain(c, h.cfgPath, &Env{Stdout: &syncBuffer{}, Stderr: h.logs})
 	if err := h.m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,10 @@ func (h *harness) importRules(yaml string) {
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		h.t.Fatal(err)
 	}
-	if out, errs, code := h.cli("rules", "import", p, "--actor", "test"); code != 0 {
+	// The harness replaces the rules whatever they were, as the test says:
+	// --prune deletes what the new set leaves out, and the seed import
+	// goes in before a rules_file is applied.
+	if out, errs, code := h.cli("rules", "import", p, "--actor", "test", "--prune", "--override-rules-file"); code != 0 {
 		h.t.Fatalf("rules import: exit %d: %s%s", code, out, errs)
 	}
 }

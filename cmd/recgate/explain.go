@@ -12,6 +12,7 @@ import (
 // explanation is explain's JSON output.
 type explanation struct {
 	Station   string          `json:"station"`
+	Tenant    string          `json:"tenant"` // the station's tenant; "" for an unknown station
 	Direction rules.Direction `json:"direction"`
 	Mode      rules.Mode      `json:"mode"`
 	Rule      string          `json:"rule"`
@@ -37,12 +38,12 @@ func newExplainCmd(a *app) *cobra.Command {
 				return err
 			}
 			dec, chain := rs.Explain(args[0], d)
-			e := explanation{Station: args[0], Direction: d, Mode: dec.Mode, Rule: dec.Rule, Announce: dec.Announce, Chain: chain}
+			e := explanation{Station: args[0], Tenant: dec.Tenant, Direction: d, Mode: dec.Mode, Rule: dec.Rule, Announce: dec.Announce, Chain: chain}
 			if asJSON {
 				return printJSON(a.env.Stdout, e)
 			}
 			w := a.env.Stdout
-			fmt.Fprintf(w, "station %s, %s: %s (rule %s, announce %s)\n", e.Station, e.Direction, e.Mode, e.Rule, yesNo(e.Announce))
+			fmt.Fprintf(w, "station %s%s, %s: %s (rule %s, announce %s)\n", e.Station, inTenant(e.Tenant), e.Direction, e.Mode, e.Rule, yesNo(e.Announce))
 			for _, s := range chain {
 				mark, mode := "  ", string(s.Mode)
 				if s.Decided {

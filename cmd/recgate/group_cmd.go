@@ -18,7 +18,8 @@ func newGroupCmd(a *app) *cobra.Command {
 }
 
 func newGroupAddCmd(a *app, add bool) *cobra.Command {
-	var profile, retention, announce, actor string
+	var profile, retention, announce, tenant string
+	var w ruleWriter
 	use, short := "set NAME", "Change a group"
 	if add {
 		use, short = "add NAME", "Add a group, optionally from a built-in profile"
@@ -46,16 +47,20 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
-				g, exists := rs.Groups[name]
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
+				groups, err := tenantGroups(rs, tenant)
+				if err != nil {
+					return err
+				}
+				g, exists := groups[name]
 				switch {
 				case add && exists:
-					return rules.Errorf(rules.ECONFLICT, "group %s already exists (use group set)", name)
+					return rules.Errorf(rules.ECONFLICT, "group %s already exists%s (use group set)", name, inTenant(tenant))
 				case !add && !exists:
-					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+					return rules.Errorf(rules.ENOTFOUND, "unknown group %q%s (%s)", name, inTenant(tenant), validList("groups", rs.GroupNames(tenant)))
 				case add:
 					g = &rules.Group{Name: name}
-					rs.Groups[name] = g
+					groups[name] = g
 				}
 				if fl.Changed("profile") {
 					g.Profile = profile
@@ -73,25 +78,31 @@ func newGroupAddCmd(a *app, add bool) *cobra.Command {
 	cmd.Flags().StringVar(&profile, "profile", "", "a built-in profile to start from (see recgate profiles; \"\" for none)")
 	cmd.Flags().StringVar(&retention, "retention-days", "", "keep recordings N days (\"inherit\" to keep forever)")
 	cmd.Flags().StringVar(&announce, "announce", "", "play the recording notice: yes, no or inherit")
-	actorFlag(cmd, &actor)
+	tenantFlag(cmd, &tenant)
+	w.register(cmd)
 	return cmd
 }
 
 func newGroupRmCmd(a *app) *cobra.Command {
 	var force bool
-	var actor string
+	var w ruleWriter
+	var tenant string
 	cmd := &cobra.Command{
 		Use:   "rm NAME [--force]",
 		Short: "Remove a group; --force also moves its stations to no group",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
-				if _, ok := rs.Groups[name]; !ok {
-					return rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
+				groups, err := tenantGroups(rs, tenant)
+				if err != nil {
+					return err
+				}
+				if _, ok := groups[name]; !ok {
+					return rules.Errorf(rules.ENOTFOUND, "unknown group %q%s (%s)", name, inTenant(tenant), validList("groups", rs.GroupNames(tenant)))
 				}
 				var members []string
-				for _, id := range rs.StationIDs() {
+				for _, id := range rs.TenantStationIDs(tenant) {
 					if rs.Stations[id].Group == name {
 						members = append(members, id)
 					}
@@ -103,13 +114,14 @@ func newGroupRmCmd(a *app) *cobra.Command {
 				for _, id := range members {
 					rs.Stations[id].Group = ""
 				}
-				delete(rs.Groups, name)
+				delete(groups, name)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "move the group's stations to no group")
-	actorFlag(cmd, &actor)
+	tenantFlag(cmd, &tenant)
+	w.register(cmd)
 	return cmd
 }
 
@@ -126,8 +138,9 @@ type groupJSON struct {
 
 func newGroupListCmd(a *app) *cobra.Command {
 	var asJSON bool
+	var tenant string
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
+		Use:   "list [--tenant ID] [--json]",
 		Short: "List groups with their profile, overrides and station count",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -135,13 +148,17 @@ func newGroupListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			count := map[string]int{}
-			for _, st := range rs.Stations {
-				count[st.Group]++
+			groups, err := tenantGroups(rs, tenant)
+			if err != nil {
+				return err
 			}
-			out := make([]groupJSON, 0, len(rs.Groups))
-			for _, name := range rs.GroupNames() {
-				g := rs.Groups[name]
+			count := map[string]int{}
+			for _, id := range rs.TenantStationIDs(tenant) {
+				count[rs.Stations[id].Group]++
+			}
+			out := make([]groupJSON, 0, len(groups))
+			for _, name := range rs.GroupNames(tenant) {
+				g := groups[name]
 				eff := rules.ModeSet{}
 				if p, ok := rules.LookupProfile(g.Profile); ok {
 					eff = p.Modes
@@ -164,6 +181,7 @@ func newGroupListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	tenantFlag(cmd, &tenant)
 	return cmd
 }
 
@@ -171,7 +189,7 @@ func printGroups(w io.Writer, list []groupJSON) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPROFILE\t"+directionHeaders()+"\tANNOUNCE\tRETENTION\tSTATIONS")
 	for _, g := range list {
-		fmt.Fprintf(tw, "%s\t%s", g.Name, orDash(g.Profile))
+		fmt.Fprintf(tw, "%s\t%s", orDash(g.Name), orDash(g.Profile))
 		for _, d := range rules.AllDirections() {
 			m := string(g.Effective[d])
 			if m == "" {

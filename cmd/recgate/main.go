@@ -106,13 +106,19 @@ func (e *usageError) Unwrap() error { return e.err }
 // from and its I/O.
 type app struct {
 	env        *Env
-	configPath string
-	configSet  bool
+	configFlag string   // --config, "" when not given
+	search     []string // the files looked at without --config and RECGATE_CONFIG
+	configPath string   // the file config() read
 }
 
-// config loads the configuration named by --config.
+// config finds the configuration file (FindConfig) and loads it.
 func (a *app) config() (*Config, error) {
-	cfg, err := LoadConfig(a.configPath, a.configSet, a.env.Environ)
+	path, err := FindConfig(a.configFlag, a.env.Environ, a.search)
+	if err != nil {
+		return nil, rules.Errorf(rules.EINVALID, "%v", err)
+	}
+	a.configPath = path
+	cfg, err := LoadConfig(path, a.env.Environ)
 	if err != nil {
 		return nil, rules.Errorf(rules.EINVALID, "%v", err)
 	}
@@ -120,17 +126,17 @@ func (a *app) config() (*Config, error) {
 }
 
 func newRootCmd(env *Env) *cobra.Command {
-	a := &app{env: env}
+	a := &app{env: env, search: DefaultConfigPaths()}
 	root := &cobra.Command{
 		Use:           "recgate",
 		Short:         "Call-recording decisions for Asterisk over FastAGI",
+		Version:       versionLine(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			a.configSet = cmd.Flags().Changed("config")
-		},
 	}
-	root.PersistentFlags().StringVar(&a.configPath, "config", DefaultConfigPath, "configuration file (YAML)")
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.PersistentFlags().StringVar(&a.configFlag, "config", "",
+		"configuration file (YAML); default: $"+ConfigEnv+", else the first of "+strings.Join(a.search, ", "))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	requireSubcommand(root)
 	root.AddCommand(
@@ -139,6 +145,7 @@ func newRootCmd(env *Env) *cobra.Command {
 		newExplainCmd(a),
 		newStationCmd(a),
 		newGroupCmd(a),
+		newTenantCmd(a),
 		newRuleCmd(a),
 		newProfilesCmd(a),
 		newRecordingsCmd(a),
@@ -146,6 +153,8 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRetentionCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
+		newInitCmd(a),
+		newVersionCmd(a),
 	)
 	return root
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/recgate/recgate/rules"
 )
 
 // TestMetricsAfterScriptedSessions drives one session per label
@@ -40,14 +42,13 @@ func TestMetricsAfterScriptedSessions(t *testing.T) {
 	refused(t, h.m.AGIAddr())
 	h.m.AGI.SetAllow(nil)
 
-	expected := `
-# HELP recgate_decisions_total Recording decisions made at call setup, by direction, mode and the rule level that decided.
-# TYPE recgate_decisions_total counter
-recgate_decisions_total{direction="outbound",mode="auto",rule_source="group"} 1
-recgate_decisions_total{direction="outbound",mode="off",rule_source="default"} 1
-recgate_decisions_total{direction="outbound",mode="off",rule_source="station"} 1
-recgate_decisions_total{direction="outbound",mode="ondemand",rule_source="station"} 2
-recgate_decisions_total{direction="unclassified",mode="off",rule_source="fallback"} 1
+	expected := decisionsExposition(map[string]int{
+		`direction="outbound",mode="auto",rule_source="group"`:       1,
+		`direction="outbound",mode="off",rule_source="default"`:      1,
+		`direction="outbound",mode="off",rule_source="station"`:      1,
+		`direction="outbound",mode="ondemand",rule_source="station"`: 2,
+		`direction="unclassified",mode="off",rule_source="fallback"`: 1,
+	}) + `
 # HELP recgate_ondemand_activations_total On-demand (*2) presses, by outcome.
 # TYPE recgate_ondemand_activations_total counter
 recgate_ondemand_activations_total{result="already_recording"} 1
@@ -263,9 +264,56 @@ func TestReload(t *testing.T) {
 	if v := sampleValue(t, h, "recgate_config_last_reload_successful", ""); v != 0 {
 		t.Errorf("reload_successful = %v after a bad config, want 0", v)
 	}
+	// A duration without a unit would be nanoseconds: refused on reload
+	// as at start, naming the key and the form.
+	bare := strings.Replace(good, "read_timeout: 2s", "read_timeout: 2s, decision_timeout: 200", 1)
+	if err := os.WriteFile(h.cfgPath, []byte(bare), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Reload(); err == nil || !strings.Contains(err.Error(), "agi.decision_timeout: 200 has no unit: write a number with a unit, such as 5s") {
+		t.Fatalf("reload of a bare duration = %v, want a refusal naming agi.decision_timeout", err)
+	}
 	noDir["agi_uniqueid"] = "R3"
 	ast, _ = h.call("0016-arm", noDir, nil)
 	if d, _ := ast.Var("RECGATE_DIRECTION"); d != "outbound" {
 		t.Errorf("after refused reload: RECGATE_DIRECTION = %q, want the kept config's outbound", d)
 	}
+}
+
+// TestDecisionsExportedBeforeTheFirstCall: recgate_decisions_total has its
+// bounded label sets at 0 from the start, so that rate() and absent()
+// alerts see the series before the first decision.
+func TestDecisionsExportedBeforeTheFirstCall(t *testing.T) {
+	h := startServer(t, "")
+	for _, labels := range []string{
+		`direction="outbound",mode="auto",rule_source="station"`,
+		`direction="inbound_queue",mode="ondemand",rule_source="group"`,
+		`direction="internal",mode="off",rule_source="default"`,
+		`direction="outbound",mode="error",rule_source="fallback"`,
+		`direction="unclassified",mode="off",rule_source="fallback"`,
+	} {
+		if v := sampleValue(t, h, "recgate_decisions_total", labels); v != 0 {
+			t.Errorf("recgate_decisions_total{%s} = %v before any call, want 0", labels, v)
+		}
+	}
+}
+
+// decisionsExposition is recgate_decisions_total as exposed: every label
+// set a decision can have, at 0 unless counts says otherwise.
+func decisionsExposition(counts map[string]int) string {
+	var b strings.Builder
+	b.WriteString("\n# HELP recgate_decisions_total Recording decisions made at call setup, by direction, mode and the rule level that decided.\n# TYPE recgate_decisions_total counter\n")
+	line := func(dir, mode, src string) {
+		labels := fmt.Sprintf("direction=%q,mode=%q,rule_source=%q", dir, mode, src)
+		fmt.Fprintf(&b, "recgate_decisions_total{%s} %d\n", labels, counts[labels])
+	}
+	for _, mode := range []string{"off", "auto", "ondemand", "error"} {
+		for _, d := range rules.AllDirections() {
+			for _, src := range []string{"station", "group", "tenant", "default", "fallback"} {
+				line(string(d), mode, src)
+			}
+		}
+		line("unclassified", mode, "fallback")
+	}
+	return b.String()
 }

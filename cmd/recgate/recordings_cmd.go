@@ -107,8 +107,8 @@ func printRecordings(w io.Writer, recs []rules.Recording) {
 		if started == nil {
 			started = r.ArmedAt
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), r.Station, orDash(string(r.Direction)),
-			r.Mode, orDash(string(r.Trigger)), r.Rule, r.State, triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, fmtTime(started), orDash(r.Station), orDash(string(r.Direction)),
+			orDash(string(r.Mode)), orDash(string(r.Trigger)), orDash(r.Rule), orDash(string(r.State)), triState(r.Answered), fmtTime(r.EndedAt), orDash(r.File))
 	}
 	tw.Flush()
 }
@@ -224,7 +224,7 @@ func newAuditCmd(a *app) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tWHEN\tACTOR\tOBJECT\tFIELD\tBEFORE\tAFTER")
 			for _, e := range entries {
 				at := e.At
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), e.Actor, e.Object, e.Field, orDash(e.Before), orDash(e.After))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After))
 			}
 			return tw.Flush()
 		},
@@ -250,6 +250,9 @@ func newRetentionCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.config()
 			if err != nil {
+				return err
+			}
+			if err := rules.ValidateText("--actor", actor); err != nil {
 				return err
 			}
 			files, err := gate.NewFileNamer(cfg.Recording.Dir, cfg.Recording.FileTemplate)
@@ -282,14 +285,14 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	}
 	var ids []int64
 	var changes []store.Change
-	var skipped int
+	var skipped, due int
 	var missing []*rules.Recording
 	mark := func(r *rules.Recording, note string) {
 		days, _ := rs.Retention(r)
 		ids = append(ids, r.ID)
 		changes = append(changes, store.Change{Object: fmt.Sprintf("recording:%d", r.ID), Field: "retention",
 			Before: orDash(r.File), After: fmt.Sprintf("%s (retention %dd)", note, days)})
-		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, r.Station, days, orDash(r.File))
+		fmt.Fprintf(w, "deleted recording %d (station %s, retention %dd) %s\n", r.ID, orDash(r.Station), days, orDash(r.File))
 	}
 	for i := range recs {
 		r := &recs[i]
@@ -305,7 +308,8 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 					continue
 				}
 			}
-			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, r.Station, fmtTime(r.EndedAt), days, orDash(r.File))
+			due++
+			fmt.Fprintf(w, "would delete recording %d (station %s, %s, retention %dd) %s\n", r.ID, orDash(r.Station), fmtTime(r.EndedAt), days, orDash(r.File))
 			continue
 		}
 		if r.File != "" && r.State != rules.StateRemoved {
@@ -336,8 +340,11 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 		mark(r, "file already missing")
 	}
 	if dryRun {
+		// The same summary and exit status as the real run, so that a
+		// dry run in a script or a timer's test says what the run would.
+		fmt.Fprintf(w, "retention (dry run, nothing deleted): %d would be deleted, %d would be skipped\n", due, skipped)
 		if skipped > 0 {
-			fmt.Fprintf(w, "retention (dry run): %d recording(s) would be refused\n", skipped)
+			return rules.Errorf(rules.ECONFLICT, "retention: %d recording(s) would not be deleted (see above)", skipped)
 		}
 		return nil
 	}

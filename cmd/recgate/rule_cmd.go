@@ -12,7 +12,7 @@ func newRuleCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rule",
 		Short: "Set or unset a per-direction mode on a station, a group or the default",
-		Long: "TARGET is a station id, group:NAME, or default.\n" +
+		Long: "TARGET is a station id, group:NAME (of --tenant), tenant:ID (the tenant's own default), or default.\n" +
 			"DIRECTION is one of " + strings.Join(directionNames(), ", ") + ".\n" +
 			"MODE is off, auto or ondemand.",
 	}
@@ -21,11 +21,12 @@ func newRuleCmd(a *app) *cobra.Command {
 }
 
 func newRuleSetCmd(a *app, set bool) *cobra.Command {
-	var actor string
-	use, n, names := "unset TARGET DIRECTION", 2, "<STATION|group:NAME|default> DIRECTION"
+	var w ruleWriter
+	var tenant string
+	use, n, names := "unset TARGET DIRECTION", 2, "<STATION|group:NAME|tenant:ID|default> DIRECTION"
 	short := "Remove a mode so the level inherits it again"
 	if set {
-		use, n, names = "set TARGET DIRECTION MODE", 3, "<STATION|group:NAME|default> DIRECTION MODE"
+		use, n, names = "set TARGET DIRECTION MODE", 3, "<STATION|group:NAME|tenant:ID|default> DIRECTION MODE"
 		short = "Set the mode of one direction on a station, a group or the default"
 	}
 	cmd := &cobra.Command{
@@ -43,8 +44,8 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 					return rules.Errorf(rules.EINVALID, "%v", err)
 				}
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
-				modes, err := targetModes(rs, args[0])
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
+				modes, err := targetModes(rs, args[0], tenant)
 				if err != nil {
 					return err
 				}
@@ -57,22 +58,33 @@ func newRuleSetCmd(a *app, set bool) *cobra.Command {
 			})
 		},
 	}
-	actorFlag(cmd, &actor)
+	tenantFlag(cmd, &tenant)
+	w.register(cmd)
 	return cmd
 }
 
 // targetModes returns the mode set a rule TARGET names, creating it empty
 // when needed.
-func targetModes(rs *rules.RuleSet, target string) (*rules.ModeSet, error) {
+func targetModes(rs *rules.RuleSet, target, tenant string) (*rules.ModeSet, error) {
 	var m *rules.ModeSet
 	switch {
 	case target == "default":
 		m = &rs.Defaults.Modes
+	case strings.HasPrefix(target, "tenant:"):
+		t, err := lookupTenant(rs, strings.TrimPrefix(target, "tenant:"))
+		if err != nil {
+			return nil, err
+		}
+		m = &t.Modes
 	case strings.HasPrefix(target, "group:"):
 		name := strings.TrimPrefix(target, "group:")
-		g, ok := rs.Groups[name]
+		groups, err := tenantGroups(rs, tenant)
+		if err != nil {
+			return nil, err
+		}
+		g, ok := groups[name]
 		if !ok {
-			return nil, rules.Errorf(rules.ENOTFOUND, "unknown group %q (%s)", name, validList("groups", rs.GroupNames()))
+			return nil, rules.Errorf(rules.ENOTFOUND, "unknown group %q%s (%s)", name, inTenant(tenant), validList("groups", rs.GroupNames(tenant)))
 		}
 		m = &g.Modes
 	default:

@@ -158,14 +158,14 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 	if int64(len(data)) != look.size {
 		return // written while read: the next looks decide
 	}
-	rs, err := rulesfile.Parse(bytes.NewReader(data), w.path)
+	f, err := rulesfile.ParseFile(bytes.NewReader(data), w.path)
 	if err != nil {
 		w.refused = look.sum
 		w.log.Error("rules_file: not applied; the rules in the store stay in force", "path", w.path, "err", err)
 		w.metrics.failure()
 		return
 	}
-	changes, err := w.store.ReplaceRules(ctx, rulesFileActor, rs)
+	changes, err := applyFile(ctx, w.store, f, w.path, rulesFileActor, false)
 	if err != nil {
 		w.metrics.failure()
 		if code := rules.ErrorCode(err); code == rules.EINVALID || code == rules.ECONFLICT {

@@ -39,10 +39,9 @@ func newServeCmd(a *app) *cobra.Command {
 				return err
 			}
 			if checkOnly {
-				fmt.Fprintf(a.env.Stdout, "config %s: ok\n", a.configPath)
-				return nil
+				return checkConfig(a.env.Stdout, a.configPath, cfg)
 			}
-			m := NewMain(cfg, a.configPath, a.configSet, a.env)
+			m := NewMain(cfg, a.configPath, a.env)
 			return m.Serve(cmd.Context())
 		},
 	}
@@ -55,7 +54,6 @@ func newServeCmd(a *app) *cobra.Command {
 type Main struct {
 	Config     *Config
 	configPath string
-	configSet  bool
 	env        *Env
 
 	Logger *slog.Logger
@@ -75,9 +73,10 @@ type Main struct {
 	serveErr      chan error
 }
 
-// NewMain returns a Main for cfg; Open starts it.
-func NewMain(cfg *Config, configPath string, configSet bool, env *Env) *Main {
-	m := &Main{Config: cfg, configPath: configPath, configSet: configSet, env: env, level: new(slog.LevelVar)}
+// NewMain returns a Main for cfg, read from configPath (SIGHUP reads it
+// again); Open starts it.
+func NewMain(cfg *Config, configPath string, env *Env) *Main {
+	m := &Main{Config: cfg, configPath: configPath, env: env, level: new(slog.LevelVar)}
 	m.Logger = newLogger(env.Stderr, cfg.Log.Format, m.level)
 	lvl, _ := parseLevel(cfg.Log.Level)
 	m.level.Set(lvl)
@@ -197,6 +196,9 @@ func tuneGC(environ []string) {
 // HTTP listeners. Their addresses are in AGIAddr and HTTPAddr.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
+	if _, err := checkStorePath(cfg.Store.Path, true); err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, cfg.Store.Path, cfg.storeOptions()...)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -405,7 +407,7 @@ func (r *reloadMetrics) failure() { r.ok.Set(0) }
 // Listen addresses and the store path need a restart; a change to them is
 // logged and ignored.
 func (m *Main) Reload() error {
-	cfg, err := LoadConfig(m.configPath, m.configSet, m.env.Environ)
+	cfg, err := LoadConfig(m.configPath, m.env.Environ)
 	if err != nil {
 		m.reload.failure()
 		return err

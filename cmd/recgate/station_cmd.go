@@ -10,11 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 // stationFlags are the optional attributes of station add/set.
 type stationFlags struct {
 	name, kind, group, announce, retention string
+	tenant                                 string
 }
 
 func (f *stationFlags) register(cmd *cobra.Command) {
@@ -23,11 +25,17 @@ func (f *stationFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.group, "group", "", "the group it inherits from (\"\" for none)")
 	cmd.Flags().StringVar(&f.announce, "announce", "", "play the recording notice: yes, no or inherit")
 	cmd.Flags().StringVar(&f.retention, "retention-days", "", "keep its recordings N days (\"inherit\" for the group's)")
+	cmd.Flags().StringVar(&f.tenant, "tenant", "", "the tenant it belongs to (add: "+rules.DefaultTenant+"; set: moves it, with --group)")
 }
 
 // apply sets the flags the user gave on st and checks them against rs.
 func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.Station) error {
 	fl := cmd.Flags()
+	if fl.Changed("tenant") {
+		if err := setStationTenant(rs, st, f.tenant, fl.Changed("group")); err != nil {
+			return err
+		}
+	}
 	if fl.Changed("name") {
 		st.Name = f.name
 	}
@@ -40,8 +48,9 @@ func (f *stationFlags) apply(cmd *cobra.Command, rs *rules.RuleSet, st *rules.St
 	}
 	if fl.Changed("group") {
 		if f.group != "" {
-			if _, ok := rs.Groups[f.group]; !ok {
-				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q (%s)", f.group, validList("groups", rs.GroupNames()))
+			if rs.Group(st.TenantID(), f.group) == nil {
+				return rules.Errorf(rules.ENOTFOUND, "--group: unknown group %q%s (%s)", f.group, inTenant(st.TenantID()),
+					validList("groups", rs.GroupNames(st.TenantID())))
 			}
 		}
 		st.Group = f.group
@@ -71,7 +80,7 @@ func newStationCmd(a *app) *cobra.Command {
 
 func newStationAddCmd(a *app, add bool) *cobra.Command {
 	var f stationFlags
-	var actor string
+	var w ruleWriter
 	use, short := "set ID", "Change a station"
 	if add {
 		use, short = "add ID", "Add a station"
@@ -85,7 +94,7 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 			if err := rules.ValidateStationID(id); err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)
 			}
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				st, exists := rs.Stations[id]
 				switch {
 				case add && exists:
@@ -93,7 +102,7 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 				case !add && !exists:
 					return rules.Errorf(rules.ENOTFOUND, "unknown station %q (add it with: recgate station add %s)", id, id)
 				case add:
-					st = &rules.Station{ID: id, Kind: rules.SIPPhone}
+					st = &rules.Station{ID: id, Tenant: rules.DefaultTenant, Kind: rules.SIPPhone}
 					rs.Stations[id] = st
 				}
 				return f.apply(cmd, rs, st)
@@ -101,19 +110,19 @@ func newStationAddCmd(a *app, add bool) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 func newStationRmCmd(a *app) *cobra.Command {
-	var actor string
+	var w ruleWriter
 	cmd := &cobra.Command{
 		Use:   "rm ID",
 		Short: "Remove a station and its own rules (its recordings' metadata stays)",
 		Args:  exactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			return a.update(cmd, actor, func(rs *rules.RuleSet) error {
+			return a.update(cmd, &w, func(rs *rules.RuleSet) error {
 				if _, ok := rs.Stations[id]; !ok {
 					return rules.Errorf(rules.ENOTFOUND, "unknown station %q", id)
 				}
@@ -122,13 +131,14 @@ func newStationRmCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	actorFlag(cmd, &actor)
+	w.register(cmd)
 	return cmd
 }
 
 // stationJSON is a station in list --json.
 type stationJSON struct {
 	ID            string        `json:"id"`
+	Tenant        string        `json:"tenant"`
 	Name          string        `json:"name"`
 	Kind          rules.Kind    `json:"kind"`
 	Group         string        `json:"group"`
@@ -140,8 +150,9 @@ type stationJSON struct {
 
 func newStationListCmd(a *app) *cobra.Command {
 	var asJSON bool
+	var tenant string
 	cmd := &cobra.Command{
-		Use:   "list [--json]",
+		Use:   "list [--tenant ID] [--json]",
 		Short: "List stations with the mode each direction resolves to now",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -149,8 +160,12 @@ func newStationListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := make([]stationJSON, 0, len(rs.Stations))
-			for _, id := range rs.StationIDs() {
+			ids, err := stationIDsOf(rs, tenant)
+			if err != nil {
+				return err
+			}
+			out := make([]stationJSON, 0, len(ids))
+			for _, id := range ids {
 				st := rs.Stations[id]
 				eff := rules.ModeSet{}
 				for _, d := range rules.AllDirections() {
@@ -160,25 +175,35 @@ func newStationListCmd(a *app) *cobra.Command {
 				if own == nil {
 					own = rules.ModeSet{}
 				}
-				out = append(out, stationJSON{ID: id, Name: st.Name, Kind: st.Kind, Group: st.Group,
+				out = append(out, stationJSON{ID: id, Tenant: st.TenantID(), Name: st.Name, Kind: st.Kind, Group: st.Group,
 					Announce: st.Announce, RetentionDays: st.RetentionDays, Rules: own, Effective: eff})
 			}
 			if asJSON {
 				return printJSON(a.env.Stdout, out)
 			}
-			printStations(a.env.Stdout, out)
+			printStations(a.env.Stdout, out, len(rs.Tenants) > 1 && tenant == "")
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's stations")
 	return cmd
 }
 
-func printStations(w io.Writer, list []stationJSON) {
+// printStations prints the station table; withTenant adds a TENANT
+// column (only when several tenants are listed, so a deployment without
+// tenants sees the table it always did).
+func printStations(w io.Writer, list []stationJSON, withTenant bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withTenant {
+		fmt.Fprint(tw, "TENANT\t")
+	}
 	fmt.Fprintln(tw, "ID\tNAME\tKIND\tGROUP\t"+directionHeaders()+"\tANNOUNCE")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", s.ID, orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
+		if withTenant {
+			fmt.Fprintf(tw, "%s\t", orDash(s.Tenant))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", orDash(s.ID), orDash(s.Name), orDash(string(s.Kind)), orDash(s.Group))
 		for _, d := range rules.AllDirections() {
 			m := string(s.Effective[d])
 			if _, own := s.Rules[d]; own {
@@ -194,15 +219,50 @@ func printStations(w io.Writer, list []stationJSON) {
 	}
 }
 
+// ruleWriter holds the flags every verb that changes the rules takes.
+type ruleWriter struct {
+	actor    string
+	override bool // --override-rules-file
+}
+
+func (w *ruleWriter) register(cmd *cobra.Command) {
+	actorFlag(cmd, &w.actor)
+	cmd.Flags().BoolVar(&w.override, overrideFlag, false,
+		"change the database although rules_file manages the rules (undone when the file is next applied)")
+}
+
+// overrideFlag lets a writing verb change rules that rules_file manages.
+const overrideFlag = "override-rules-file"
+
+// openWriter opens the store for a verb that changes the rules: it refuses
+// when rules_file manages them (rules.RulesFileManaged) unless w.override,
+// and checks the actor.
+func (a *app) openWriter(cmd *cobra.Command, w *ruleWriter) (*store.Store, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.ValidateText("--actor", w.actor); err != nil {
+		return nil, err
+	}
+	if err := rules.RulesFileManaged(cfg.RulesFile); err != nil {
+		if !w.override {
+			return nil, rules.Errorf(rules.ECONFLICT, "%v (or pass --%s to change the database until then)", err, overrideFlag)
+		}
+		fmt.Fprintf(a.env.Stderr, "recgate: warning: rules_file %s manages the rules; this change lasts until the file is next applied\n", cfg.RulesFile)
+	}
+	return a.openStore(cmd)
+}
+
 // update runs fn on the current rules in one audited transaction and
 // prints what changed.
-func (a *app) update(cmd *cobra.Command, actor string, fn func(rs *rules.RuleSet) error) error {
-	st, err := a.openStore(cmd)
+func (a *app) update(cmd *cobra.Command, w *ruleWriter, fn func(rs *rules.RuleSet) error) error {
+	st, err := a.openWriter(cmd, w)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	changes, err := st.UpdateRules(cmd.Context(), actor, fn)
+	changes, err := st.UpdateRules(cmd.Context(), w.actor, fn)
 	if err != nil {
 		return err
 	}
