@@ -6,7 +6,7 @@ REV     ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.revision=$(REV)
 FUZZTIME ?= 20s
 
-.PHONY: all build run test vet fmt fmt-check fuzz bench clean
+.PHONY: all build run test pbx-test pbx-bench vet fmt fmt-check fuzz bench clean
 
 all: build
 
@@ -22,6 +22,17 @@ run: build
 test: fmt-check
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# Only the tests on a real Asterisk (docs/pbx-tests.md). They skip without
+# the lab: point RECGATE_ASTERISK_LAB at ../shared/asterisk-lab.
+pbx-test:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -run 'TestPBX|TestExamples|TestCall|TestTestcall|TestRealAsterisk|TestDialplan' ./internal/asterisktest/ ./ami/ ./cmd/recgate/
+
+# recgate's cost on real call setup, against a bare FastAGI responder, and
+# the call rate one Asterisk sustains through recgate (docs/pbx-tests.md).
+PBX_BENCH_CALLS ?= 200
+pbx-bench:
+	RECGATE_PBX_BENCH=$(PBX_BENCH_CALLS) CGO_ENABLED=1 $(GO) test -count=1 -timeout 30m -run '^TestPBXBench$$' -v ./cmd/recgate/
 
 # gofmt over the tracked Go files in a git checkout, else over every Go
 # file under this directory (a release tarball, a copy without .git): the

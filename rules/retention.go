@@ -40,14 +40,18 @@ func (rs *RuleSet) Expired(r *Recording, now time.Time) bool {
 // since (or never known) no longer names a group: then the group of the
 // recording's tenant whose rule decided the recording (its Rule
 // "group:NAME"), if that group still exists, applies, else the recording's
-// tenant's. ok is false when none sets a retention (keep forever).
+// tenant's. A recording without a tenant counts as the default tenant's.
+// ok is false when none sets a retention (keep forever).
 func (rs *RuleSet) Retention(r *Recording) (days int, ok bool) {
 	if _, known := rs.Stations[r.Station]; known {
 		return rs.RetentionDays(r.Station)
 	}
 	tenant := r.Tenant
-	if tenant == "" && strings.HasPrefix(r.Rule, "group:") {
-		tenant = DefaultTenant // a group decided: the station was known, before tenants
+	if tenant == "" {
+		// Before tenants (a group decided: the station was known), or a
+		// station never known, decided by the global default: the
+		// default tenant's, the deployment-wide retention.
+		tenant = DefaultTenant
 	}
 	if name, isGroup := strings.CutPrefix(r.Rule, "group:"); isGroup {
 		if g := rs.Group(tenant, name); g != nil && g.RetentionDays != nil {

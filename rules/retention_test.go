@@ -80,3 +80,26 @@ func TestRetentionOfRecordingsWhoseStationIsGoneInATenant(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionOfRecordingsWithoutTenant: a station recgate never knew is
+// decided by the global default and its recording has no tenant; the
+// default tenant's retention_days (what `recgate tenant set default
+// --retention-days N` sets on a deployment without tenants) applies to
+// it, instead of keeping it forever.
+func TestRetentionOfRecordingsWithoutTenant(t *testing.T) {
+	days := func(n int) *int { return &n }
+	rs := NewRuleSet()
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	ended := now.Add(-100 * 24 * time.Hour)
+	r := &Recording{Station: "9999", Rule: "default", State: StateEnded, EndedAt: &ended}
+	if _, ok := rs.Retention(r); ok {
+		t.Fatal("a retention without any retention_days set")
+	}
+	rs.Tenants[DefaultTenant].RetentionDays = days(90)
+	if d, ok := rs.Retention(r); d != 90 || !ok {
+		t.Errorf("Retention = %d, %v; want the default tenant's 90, true", d, ok)
+	}
+	if !rs.Expired(r, now) {
+		t.Error("not expired after 100 days with a 90-day retention")
+	}
+}

@@ -173,8 +173,16 @@ var yamlLine = regexp.MustCompile(`^line (\d+): `)
 // the other parser names an earlier line (the start of a multi-line token)
 // or accepts the file (the two disagree on a few corner cases), yaml/v3's
 // line is kept, without a column. The configuration loader uses it too.
+//
+// A decoding error (yaml.TypeError: "unmarshal errors:" and one indented
+// line per problem, e.g. a key given twice) is reduced to its first
+// problem, so the message stays one line.
 func SyntaxError(data []byte, err error) (line, col int, msg string) {
 	msg = strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]

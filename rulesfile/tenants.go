@@ -166,7 +166,11 @@ func (p *parser) tenantBody(id, prefix string, body []pair, rs *rules.RuleSet) {
 		switch e.key {
 		case "name":
 			if s, ok := p.text(prefix, e.key, e.v, val); ok {
-				t.Name = s
+				if err := rules.ValidateText(e.key, s); err != nil {
+					p.errorf(e.v, "%s%v", prefix, err)
+				} else {
+					t.Name = s
+				}
 			}
 		case "timezone":
 			if s, ok := p.text(prefix, e.key, e.v, val); ok {

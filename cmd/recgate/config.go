@@ -66,6 +66,7 @@ func FindConfig(flagPath string, environ []string, search []string) (string, err
 type Config struct {
 	AGI             AGIConfig       `mapstructure:"agi"`
 	HTTP            HTTPConfig      `mapstructure:"http"`
+	Web             WebConfig       `mapstructure:"web"`
 	Store           StoreConfig     `mapstructure:"store"`
 	Recording       RecordingConfig `mapstructure:"recording"`
 	OnDemand        OnDemandConfig  `mapstructure:"ondemand"`
@@ -74,6 +75,7 @@ type Config struct {
 	RulesFile       string          `mapstructure:"rules_file"`
 	ShutdownTimeout time.Duration   `mapstructure:"shutdown_timeout"`
 	Log             LogConfig       `mapstructure:"log"`
+	AMI             AMIConfig       `mapstructure:"ami"`
 }
 
 // AGIConfig configures the FastAGI listener and sessions.
@@ -125,6 +127,27 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
+// AMIConfig is the Asterisk Manager Interface account `recgate testcall`
+// uses (dialplan-examples/manager.conf). recgate serve never uses AMI.
+type AMIConfig struct {
+	Address  string        `mapstructure:"address"`
+	Username string        `mapstructure:"username"`
+	Secret   string        `mapstructure:"secret"`
+	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// validate checks the ami section. Username and secret may be empty
+// here: only testcall needs them, and says so.
+func (c *AMIConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		return fmt.Errorf("ami.address %q: %w", c.Address, err)
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("ami.timeout must be positive, got %s", c.Timeout)
+	}
+	return nil
+}
+
 // DefaultConfig returns the configuration used for every key the file and
 // the environment leave out.
 func DefaultConfig() Config {
@@ -138,6 +161,7 @@ func DefaultConfig() Config {
 			HangupHandler:   "recgate-hangup,s,1",
 		},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:9573"},
+		Web:   DefaultWebConfig(),
 		Store: StoreConfig{Path: "./recgate.db"},
 		Recording: RecordingConfig{
 			Dir:               "/var/spool/asterisk/monitor",
@@ -155,6 +179,7 @@ func DefaultConfig() Config {
 		Fallback:        "off",
 		ShutdownTimeout: 10 * time.Second,
 		Log:             LogConfig{Level: "info", Format: "text"},
+		AMI:             AMIConfig{Address: "127.0.0.1:5038", Username: "recgate", Timeout: 10 * time.Second},
 	}
 }
 
@@ -327,6 +352,7 @@ func setDefaults(v *viper.Viper, c Config) {
 	v.SetDefault("agi.decision_timeout", c.AGI.DecisionTimeout)
 	v.SetDefault("agi.hangup_handler", c.AGI.HangupHandler)
 	v.SetDefault("http.listen", c.HTTP.Listen)
+	setWebDefaults(v, c.Web)
 	v.SetDefault("store.path", c.Store.Path)
 	v.SetDefault("store.group", c.Store.Group)
 	v.SetDefault("recording.dir", c.Recording.Dir)
@@ -343,6 +369,10 @@ func setDefaults(v *viper.Viper, c Config) {
 	v.SetDefault("shutdown_timeout", c.ShutdownTimeout)
 	v.SetDefault("log.level", c.Log.Level)
 	v.SetDefault("log.format", c.Log.Format)
+	v.SetDefault("ami.address", c.AMI.Address)
+	v.SetDefault("ami.username", c.AMI.Username)
+	v.SetDefault("ami.secret", c.AMI.Secret)
+	v.SetDefault("ami.timeout", c.AMI.Timeout)
 }
 
 // Validate checks every value, naming the key of the first bad one.
@@ -370,11 +400,17 @@ func (c *Config) Validate() error {
 	if _, err := c.GateConfig(); err != nil {
 		return err
 	}
+	if err := c.Web.Validate(); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return err
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q: must be text or json", c.Log.Format)
+	}
+	if err := c.AMI.validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ func TestLoadConfigExampleIsDefaults(t *testing.T) {
 	}
 	want := DefaultConfig()
 	want.RulesFile = "rules.example.yaml"
+	want.Web.Listen = "127.0.0.1:8573" // SPEC 10: the example turns the API on
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config.example.yaml differs from the defaults it documents:\n got %+v\nwant %+v", *cfg, want)
 	}

@@ -14,17 +14,24 @@ import (
 )
 
 // confFile is an Asterisk .conf file as [section] → lines (comments and
-// blank lines dropped, leading " same => n" kept as written).
+// blank lines dropped, leading " same => n" kept as written), with the
+// files it #includes merged in.
 type confFile map[string][]string
 
 func readConf(t *testing.T, name string) confFile {
+	t.Helper()
+	conf := confFile{}
+	readConfInto(t, name, conf)
+	return conf
+}
+
+func readConfInto(t *testing.T, name string, conf confFile) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "dialplan-examples", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	conf := confFile{}
 	section := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -34,6 +41,10 @@ func readConf(t *testing.T, name string) confFile {
 		}
 		line = strings.TrimSpace(line)
 		if line == "" {
+			continue
+		}
+		if inc, ok := strings.CutPrefix(line, "#include"); ok {
+			readConfInto(t, strings.Trim(strings.TrimSpace(inc), `"<>`), conf)
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
@@ -49,7 +60,6 @@ func readConf(t *testing.T, name string) confFile {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return conf
 }
 
 // TestDialplanExamplesMatchServer checks that every recgate URL the
@@ -200,6 +210,78 @@ func checkQuery(t *testing.T, ctx, line, query string) {
 			if _, err := rules.ParseDirection(v); err != nil {
 				t.Errorf("[%s] %q: %v", ctx, line, err)
 			}
+		}
+	}
+}
+
+// TestDialplanExamplesMergeFriendly checks what lets an administrator add
+// recgate to a running PBX: recgate.conf holds only recgate's own names and
+// is included by extensions.conf; AGIEXITONHANGUP is put back after every
+// AGI() on a live channel.
+func TestDialplanExamplesMergeFriendly(t *testing.T) {
+	ext, err := os.ReadFile(filepath.Join("..", "..", "dialplan-examples", "extensions.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^#include recgate\.conf\s*$`).Match(ext) {
+		t.Error("extensions.conf does not #include recgate.conf")
+	}
+	rc := confFile{}
+	readConfInto(t, "recgate.conf", rc)
+	for section, lines := range rc {
+		switch {
+		case section == "globals":
+			for _, l := range lines {
+				if !strings.HasPrefix(l, "RECGATE") {
+					t.Errorf("recgate.conf [globals] %q: only RECGATE* variables belong there", l)
+				}
+			}
+		case !strings.HasPrefix(section, "recgate-"):
+			t.Errorf("recgate.conf defines [%s]: only [recgate-*] contexts belong there", section)
+		}
+	}
+	for section, lines := range rc {
+		set, restored := false, false
+		for _, l := range lines {
+			set = set || strings.Contains(l, "Set(AGIEXITONHANGUP=yes)")
+			restored = restored || strings.Contains(l, "Set(AGIEXITONHANGUP=${LOCAL(exitonhangup)})")
+		}
+		// The hangup handler runs on a dead channel: nothing to restore.
+		if set && !restored && section != strings.Split(DefaultConfig().AGI.HangupHandler, ",")[0] {
+			t.Errorf("[%s] sets AGIEXITONHANGUP=yes and never puts the old value back", section)
+		}
+	}
+}
+
+// TestDialplanExamplesServeTestcall checks that the contexts and the event
+// `recgate testcall` relies on are shipped, and that manager.conf's
+// account may do what testcall does.
+func TestDialplanExamplesServeTestcall(t *testing.T) {
+	rc := readConf(t, "recgate.conf")
+	for _, d := range rules.AllDirections() {
+		if !slices.ContainsFunc(rc[testcallContext], func(l string) bool { return strings.HasPrefix(l, "exten => "+string(d)+",1,") }) {
+			t.Errorf("[%s] has no extension %s", testcallContext, d)
+		}
+	}
+	for _, ctx := range []string{testcallPhoneContext, testcallFarContext} {
+		if len(rc[ctx]) == 0 {
+			t.Errorf("recgate.conf has no [%s]", ctx)
+		}
+	}
+	report := strings.Join(rc["recgate-testcall-report"], "\n")
+	if !strings.Contains(report, "UserEvent("+testcallEvent+",") {
+		t.Errorf("[recgate-testcall-report] does not send the %s UserEvent", testcallEvent)
+	}
+	for _, field := range []string{"TestID", "Uniqueid", "Decision", "Rule", "File", "Ondemand", "Failopen"} {
+		if !strings.Contains(report, field+": ${") {
+			t.Errorf("[recgate-testcall-report] does not report %s", field)
+		}
+	}
+	mgr := readConf(t, "manager.conf")
+	account := strings.Join(mgr["recgate"], "\n")
+	for _, want := range []string{"read = user", "write = originate", "secret ="} {
+		if !strings.Contains(account, want) {
+			t.Errorf("manager.conf [recgate] lacks %q", want)
 		}
 	}
 }

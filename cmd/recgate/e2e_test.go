@@ -63,6 +63,8 @@ type serverOpts struct {
 	agi       string // added to the agi section, e.g. `, max_sessions: 1`
 	recording string // added to the recording section, e.g. `, file_template: "…"`
 	extra     string // added at the end of the file
+	// readTimeout is agi.read_timeout; default 2s.
+	readTimeout string
 }
 
 // startServer starts a server; recordingExtra is added to the recording
@@ -79,13 +81,16 @@ func startServerWith(t *testing.T, o serverOpts) *harness {
 	if err := os.MkdirAll(h.recDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if o.readTimeout == "" {
+		o.readTimeout = "2s"
+	}
 	cfg := fmt.Sprintf(`
-agi: {listen: "127.0.0.1:0", read_timeout: 2s%s}
+agi: {listen: "127.0.0.1:0", read_timeout: %s%s}
 http: {listen: "127.0.0.1:0"}
 store: {path: %q}
 recording: {dir: %q%s}
 log: {level: debug}
-%s`, o.agi, filepath.Join(dir, "recgate.db"), h.recDir, o.recording, o.extra)
+%s`, o.readTimeout, o.agi, filepath.Join(dir, "recgate.db"), h.recDir, o.recording, o.extra)
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ func newExplainCmd(a *app) *cobra.Command {
 			strings.Join(directionNames(), ", ") + ")\nagainst the rules in the store, as the next call would.",
 		Args: exactArgs(2, "STATION DIRECTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := rules.ValidateText("STATION", args[0]); err != nil {
+				return err // it is printed back: never raw on the terminal
+			}
 			d, err := rules.ParseDirection(args[1])
 			if err != nil {
 				return rules.Errorf(rules.EINVALID, "%v", err)

@@ -151,8 +151,11 @@ func newRootCmd(env *Env) *cobra.Command {
 		newRecordingsCmd(a),
 		newAuditCmd(a),
 		newRetentionCmd(a),
+		newUserCmd(a),
+		newTokenCmd(a),
 		newBenchCmd(a),
 		newBenchBareCmd(a),
+		newTestcallCmd(a),
 		newInitCmd(a),
 		newVersionCmd(a),
 	)

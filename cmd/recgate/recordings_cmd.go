@@ -241,8 +241,8 @@ func newRetentionCmd(a *app) *cobra.Command {
 	var actor string
 	run := &cobra.Command{
 		Use:   "run [--dry-run]",
-		Short: "Delete recordings older than their station's or group's retention_days: files and metadata",
-		Long: "Finds recordings past the retention_days of their station (else its group),\n" +
+		Short: "Delete recordings older than their station's, group's or tenant's retention_days: files and metadata",
+		Long: "Finds recordings past the retention_days of their station (else its group, else its tenant),\n" +
 			"deletes their files (only inside recording.dir, never following a path out of it)\n" +
 			"and marks their metadata deleted; every deletion is in the audit log.\n" +
 			"A missing file is reported and the metadata still marked. Run it daily (cron or a systemd timer).",

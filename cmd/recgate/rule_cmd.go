@@ -90,6 +90,9 @@ func targetModes(rs *rules.RuleSet, target, tenant string) (*rules.ModeSet, erro
 	default:
 		st, ok := rs.Stations[target]
 		if !ok {
+			if err := rules.ValidateStationID(target); err != nil {
+				return nil, rules.Errorf(rules.EINVALID, "%v", err) // the hint below would echo it raw
+			}
 			return nil, rules.Errorf(rules.ENOTFOUND, "unknown station %q (add it with: recgate station add %s; a group is written group:NAME)", target, target)
 		}
 		m = &st.Modes

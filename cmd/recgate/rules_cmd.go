@@ -44,7 +44,13 @@ func newRulesImportCmd(a *app) *cobra.Command {
 			if name == "-" {
 				name = "stdin"
 			}
-			st, err := a.openWriter(cmd, &w)
+			// A dry run writes nothing, so rules_file does not refuse it:
+			// it is how the next version of that file is checked.
+			open := a.openWriter
+			if dryRun {
+				open = func(cmd *cobra.Command, _ *ruleWriter) (*store.Store, error) { return a.openStore(cmd) }
+			}
+			st, err := open(cmd, &w)
 			if err != nil {
 				return err
 			}

@@ -44,8 +44,8 @@ type fileLook struct {
 // size, modification time and content, and it parses. Its hash is
 // remembered only once the store took it: a store error is retried with
 // back-off (and on SIGHUP); a file that does not parse is not tried again
-// until it changes. Every station or group an application deletes is
-// logged as a warning.
+// until it changes. Every station, group or tenant an application deletes
+// is logged as a warning.
 type rulesFileWatcher struct {
 	path    string
 	store   *store.Store
@@ -58,6 +58,7 @@ type rulesFileWatcher struct {
 	applied [sha256.Size]byte // the content last applied
 	refused [sha256.Size]byte // the content last refused as invalid
 	hasLast bool
+	failed  bool          // the last attempt (read, parse or store) failed
 	readErr string        // the last read error logged
 	retryAt time.Time     // a store error: no new attempt before this
 	backoff time.Duration // the wait after the next store error
@@ -116,6 +117,7 @@ func (w *rulesFileWatcher) poll(ctx context.Context) {
 			w.log.Error("rules_file: read", "path", w.path, "err", err)
 		}
 		w.last, w.readErr = nil, err.Error()
+		w.failed = true
 		w.metrics.failure()
 		return
 	}
@@ -123,8 +125,10 @@ func (w *rulesFileWatcher) poll(ctx context.Context) {
 	prev := w.last
 	w.last = &look
 	switch {
-	case w.hasLast && look.sum == w.applied:
-		return // nothing new
+	case w.hasLast && look.sum == w.applied && !w.failed:
+		// Nothing new. After a failure, the version in force put back
+		// (a revert) is applied again, so the metric says 1 once more.
+		return
 	case prev == nil || *prev != look:
 		return // changed since the last look, or first look: wait for it to settle
 	case look.sum == w.refused:
@@ -160,13 +164,14 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 	}
 	f, err := rulesfile.ParseFile(bytes.NewReader(data), w.path)
 	if err != nil {
-		w.refused = look.sum
+		w.refused, w.failed = look.sum, true
 		w.log.Error("rules_file: not applied; the rules in the store stay in force", "path", w.path, "err", err)
 		w.metrics.failure()
 		return
 	}
 	changes, err := applyFile(ctx, w.store, f, w.path, rulesFileActor, false)
 	if err != nil {
+		w.failed = true
 		w.metrics.failure()
 		if code := rules.ErrorCode(err); code == rules.EINVALID || code == rules.ECONFLICT {
 			w.refused = look.sum
@@ -178,19 +183,19 @@ func (w *rulesFileWatcher) apply(ctx context.Context, look fileLook, data []byte
 		w.backoff = min(2*w.backoff, rulesFileMaxBackoff)
 		return
 	}
-	w.applied, w.hasLast = look.sum, true
+	w.applied, w.hasLast, w.failed = look.sum, true, false
 	w.retryAt, w.backoff = time.Time{}, rulesFileMinBackoff
 	w.metrics.success(w.now())
-	if stations, groups := deleted(changes); len(stations)+len(groups) > 0 {
-		w.log.Warn("rules_file: applying the file DELETED stations or groups that were in force; their calls now follow their group or the defaults",
-			"path", w.path, "stations", strings.Join(stations, ","), "groups", strings.Join(groups, ","))
+	if stations, groups, tenants := deleted(changes); len(stations)+len(groups)+len(tenants) > 0 {
+		w.log.Warn("rules_file: applying the file DELETED stations, groups or tenants that were in force; their calls now follow their group or the defaults",
+			"path", w.path, "stations", strings.Join(stations, ","), "groups", strings.Join(groups, ","), "tenants", strings.Join(tenants, ","))
 	}
 	w.log.Info("rules_file applied", "path", w.path, "changes", len(changes))
 }
 
-// deleted returns the ids of the stations and the names of the groups
-// that changes delete.
-func deleted(changes []store.Change) (stations, groups []string) {
+// deleted returns the ids of the stations, the names of the groups and
+// the ids of the tenants that changes delete.
+func deleted(changes []store.Change) (stations, groups, tenants []string) {
 	for _, c := range changes {
 		if c.Field != "deleted" {
 			continue
@@ -199,9 +204,11 @@ func deleted(changes []store.Change) (stations, groups []string) {
 			stations = append(stations, id)
 		} else if name, ok := strings.CutPrefix(c.Object, "group:"); ok {
 			groups = append(groups, name)
+		} else if id, ok := strings.CutPrefix(c.Object, "tenant:"); ok {
+			tenants = append(tenants, id)
 		}
 	}
-	return stations, groups
+	return stations, groups, tenants
 }
 
 // rulesFileMetrics export the outcome of the rules file's applications.

@@ -312,3 +312,74 @@ func TestRulesFileDeletionsAreLoggedLoudly(t *testing.T) {
 		t.Errorf("deleting station 1002 was not logged as a warning naming it:\n%s", logs)
 	}
 }
+
+// TestRulesFileRevertedToTheVersionInForce: a broken edit is refused (the
+// metric says 0), then the operator puts back the version in force (git
+// checkout, a backup). The file and the rules agree again, so the metric
+// must say 1; otherwise the alert fires until some other edit comes.
+func TestRulesFileRevertedToTheVersionInForce(t *testing.T) {
+	f := newWatcherFixture(t)
+	ctx := context.Background()
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(f.path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Second) // a new modification time on every write
+		if err := os.Chtimes(f.path, f.now, f.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		body string
+		want float64
+	}{
+		{e2eRules, 1},
+		{"stations: [not, a, mapping]\n", 0},
+		{e2eRules, 1},
+	} {
+		write(step.body)
+		f.w.poll(ctx)
+		f.w.poll(ctx)
+		if v := f.metric(t, "recgate_rules_file_last_apply_successful"); v != step.want {
+			t.Fatalf("after writing %q: last apply successful = %v, want %v\n%s", step.body[:min(20, len(step.body))], v, step.want, f.logs.String())
+		}
+	}
+	if got := f.stations(t); len(got) != 4 {
+		t.Errorf("stations %q, want the 4 of the file", got)
+	}
+}
+
+// TestRulesFileTenantDeletionIsLoggedLoudly: a tenant the file no longer
+// holds is removed by the watcher (declarative), and the warning names it,
+// even when it had no stations or groups left to name.
+func TestRulesFileTenantDeletionIsLoggedLoudly(t *testing.T) {
+	f := newWatcherFixture(t)
+	ctx := context.Background()
+	// The all-tenants form replaces every tenant: without acme, it goes.
+	defaultTenant := "  default:\n    groups:\n      sales: {profile: sales, retention_days: 90}\n" +
+		"    stations:\n      \"1001\": {name: \"Anna\", kind: sip_phone, group: sales}\n" +
+		"      \"1002\": {kind: mobile_app, group: sales, outbound: ondemand, announce: true}\n" +
+		"      \"1003\": {kind: sip_phone, group: sales, outbound: off}\n" +
+		"      \"2000\": {kind: softphone}\n"
+	head := "defaults: {outbound: off, inbound_direct: off, inbound_queue: off, internal: off}\ntenants:\n"
+	withAcme, withoutAcme := head+"  acme: {name: ACME}\n"+defaultTenant, head+defaultTenant
+	for i, b := range []string{withAcme, withoutAcme} {
+		if err := os.WriteFile(f.path, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Second)
+		if err := os.Chtimes(f.path, f.now, f.now); err != nil {
+			t.Fatal(err)
+		}
+		f.w.poll(ctx)
+		f.w.poll(ctx)
+		if v := f.metric(t, "recgate_rules_file_last_apply_successful"); v != 1 {
+			t.Fatalf("file %d not applied:\n%s", i, f.logs.String())
+		}
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tenants=acme") {
+		t.Errorf("removing tenant acme was not logged as a warning naming it:\n%s", logs)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -64,13 +65,14 @@ type Main struct {
 	Handler  *gate.Handler
 	AGI      *agi.Server
 	http     *http.Server
+	web      *http.Server
 
-	agiLn, httpLn net.Listener
-	reload        *reloadMetrics
-	rulesFile     *rulesFileWatcher  // nil without rules_file
-	stop          context.CancelFunc // stops background goroutines
-	wg            sync.WaitGroup
-	serveErr      chan error
+	agiLn, httpLn, webLn net.Listener
+	reload               *reloadMetrics
+	rulesFile            *rulesFileWatcher  // nil without rules_file
+	stop                 context.CancelFunc // stops background goroutines
+	wg                   sync.WaitGroup
+	serveErr             chan error
 }
 
 // NewMain returns a Main for cfg, read from configPath (SIGHUP reads it
@@ -260,7 +262,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.AGI.SetAllow(allow)
 
-	m.serveErr = make(chan error, 2)
+	m.serveErr = make(chan error, 3)
 	if m.agiLn, err = agi.Listen(ctx, cfg.AGI.Listen); err != nil {
 		return fmt.Errorf("agi.listen: %w", err)
 	}
@@ -284,9 +286,12 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		}()
 	}
+	if err := m.openWeb(bg); err != nil {
+		return err
+	}
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); releaseMemoryAfterBursts(bg, m.AGI.ActiveSessions, m.Logger) }()
-	m.Logger.Info("recgate serving", "agi", m.AGIAddr(), "http", m.HTTPAddr(), "store", cfg.Store.Path, "version", version)
+	m.Logger.Info("recgate serving", "agi", m.AGIAddr(), "http", m.HTTPAddr(), "web", m.WebAddr(), "store", cfg.Store.Path, "version", version)
 	return nil
 }
 
@@ -318,6 +323,11 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.http != nil {
 		if err := m.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if m.web != nil {
+		if err := m.web.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("web shutdown: %w", err))
 		}
 	}
 	if m.stop != nil {
@@ -424,10 +434,10 @@ func (m *Main) Reload() error {
 	m.AGI.SetAllow(allow)
 	lvl, _ := parseLevel(cfg.Log.Level)
 	m.level.Set(lvl)
-	if cfg.AGI.Listen != m.Config.AGI.Listen || cfg.HTTP.Listen != m.Config.HTTP.Listen ||
+	if cfg.AGI.Listen != m.Config.AGI.Listen || cfg.HTTP.Listen != m.Config.HTTP.Listen || !reflect.DeepEqual(cfg.Web, m.Config.Web) ||
 		cfg.Store.Path != m.Config.Store.Path || cfg.AGI.MaxSessions != m.Config.AGI.MaxSessions ||
 		cfg.AGI.ReadTimeout != m.Config.AGI.ReadTimeout || cfg.RulesFile != m.Config.RulesFile {
-		m.Logger.Warn("config reload: listen addresses, store.path, agi.max_sessions, agi.read_timeout and rules_file change only on restart")
+		m.Logger.Warn("config reload: listen addresses, web.*, store.path, agi.max_sessions, agi.read_timeout and rules_file change only on restart")
 	}
 	m.reload.success()
 	m.Logger.Info("config reloaded", "file", m.configPath)

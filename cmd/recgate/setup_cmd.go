@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -52,6 +53,12 @@ agi:
 http:
   # /metrics (Prometheus), /healthz, /readyz. Empty disables the listener.
   listen: 127.0.0.1:9573
+
+web:
+  # The HTTP API (/api/v1; OpenAPI at /api/v1/openapi.json) for operators,
+  # customers' admins and programs; empty turns it off. Accounts come from
+  # recgate user add and recgate token create.
+  listen: 127.0.0.1:8573
 
 store:
   # SQLite file: rules, recordings' metadata and the audit log. ` + "`recgate init`" + `
@@ -160,8 +167,14 @@ func checkStorePath(path string, create bool) (string, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if !create {
+			where := ""
+			if !filepath.IsAbs(path) {
+				if wd, err := os.Getwd(); err == nil {
+					where = " in the working directory " + wd + " (a relative path is relative to it, not to the configuration)"
+				}
+			}
 			return "", rules.Errorf(rules.EUNAVAILABLE,
-				"store.path %s does not exist (only `recgate serve` and `recgate init` create a database)", path)
+				"store.path %s does not exist%s (only `recgate serve` and `recgate init` create a database)", path, where)
 		}
 		if err := checkWritableDir(path); err != nil {
 			return "", err
@@ -218,12 +231,35 @@ func checkConfig(w io.Writer, configPath string, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStoreGroup(cfg.Store.Group); err != nil {
+		return err
+	}
 	rulesLine := "rules_file: not set (rules are edited with the CLI)"
 	if cfg.RulesFile != "" {
 		rulesLine = checkRulesFile(cfg.RulesFile)
 	}
 	_, err = fmt.Fprintf(w, "config %s: ok\nstore %s: %s\n%s\n", configPath, cfg.Store.Path, status, rulesLine)
 	return err
+}
+
+// checkStoreGroup checks that store.group, when set, names a group of this
+// system (or is a numeric id), as the store needs when it creates the
+// database: serve refuses to start otherwise.
+func checkStoreGroup(group string) error {
+	if group == "" {
+		return nil
+	}
+	if _, err := strconv.Atoi(group); err == nil {
+		return nil
+	}
+	if _, err := user.LookupGroup(group); err != nil {
+		var unknown user.UnknownGroupError
+		if errors.As(err, &unknown) {
+			return rules.Errorf(rules.EINVALID, "store.group %q: no such group on this system", group)
+		}
+		return rules.Errorf(rules.EINVALID, "store.group %q: %v", group, err)
+	}
+	return nil
 }
 
 // checkRulesFile describes whether the rules file parses.

@@ -112,6 +112,24 @@ func TestVerbsNeverCreateTheDatabase(t *testing.T) {
 	}
 }
 
+// TestRelativeStorePathNamesTheDirectory: a relative store.path (the
+// example configuration's ./recgate.db) is relative to the working
+// directory, not to the configuration file: run from elsewhere, the
+// refusal says which directory it looked in.
+func TestRelativeStorePathNamesTheDirectory(t *testing.T) {
+	e := newCLIEnv(t)
+	if err := os.WriteFile(e.config, []byte("store: {path: ./recgate.db}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	t.Chdir(elsewhere)
+	r := e.run("explain", "1001", "outbound")
+	want := "store.path ./recgate.db does not exist in the working directory " + elsewhere + " (a relative path is relative to it, not to the configuration)"
+	if r.code != exitUnavailable || !strings.Contains(r.stderr, want) {
+		t.Errorf("%v\nwant exit 5 and %q", r, want)
+	}
+}
+
 // TestCheckConfig: --check-config names the file it read and the store it
 // would use, refuses a store whose directory does not exist, a file that is
 // not a database, a bad rules_file and a bare duration.
@@ -149,6 +167,9 @@ func TestCheckConfig(t *testing.T) {
 		{"not a database", "store: {path: " + e.config + "}\n", exitUnavailable, "store.path " + e.config + " is not a SQLite database"},
 		{"a directory", "store: {path: " + e.dir + "}\n", exitUnavailable, "store.path " + e.dir + " is a directory"},
 		{"bare duration", "store: {path: " + e.db + "}\nagi: {read_timeout: 5}\n", exitInvalid, "agi.read_timeout: 5 has no unit"},
+		// serve refuses a group that does not exist: so must the check.
+		{"unknown store.group", "store: {path: " + e.db + ", group: no-such-group-recgate}\n", exitInvalid,
+			`store.group "no-such-group-recgate": no such group on this system`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,6 @@ func TestRulesFileRefusesWriters(t *testing.T) {
 		{"rule", "unset", "1002", "outbound"},
 		{"rule", "set", "default", "internal", "auto"},
 		{"rules", "import", rulesPath},
-		{"rules", "import", rulesPath, "--dry-run"},
 		{"tenant", "add", "acme"},
 		{"tenant", "set", "default", "--name", "x"},
 		{"tenant", "rm", "default"},
@@ -71,6 +70,18 @@ func TestRulesFileRefusesWriters(t *testing.T) {
 	}
 	for _, args := range [][]string{{"station", "list"}, {"group", "list"}, {"explain", "1001", "outbound"}, {"rules", "export"}} {
 		e.ok(args...)
+	}
+	// A dry run writes nothing: it is how an operator checks the next
+	// version of the file before renaming it over the watched one.
+	next := filepath.Join(e.dir, "rules.yaml.next")
+	if err := os.WriteFile(next, []byte(strings.Replace(before, "group: sales}", "group: sales, outbound: ondemand}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.ok("rules", "import", next, "--dry-run"); !strings.Contains(out, "would apply (dry run, nothing written)") || !strings.Contains(out, "outbound") {
+		t.Errorf("rules import --dry-run under rules_file:\n%s", out)
+	}
+	if got := e.export(); got != before {
+		t.Errorf("a dry run changed the rules:\n%s", got)
 	}
 
 	r := e.run("rule", "set", "1001", "outbound", "off", "--override-rules-file")
@@ -146,6 +157,9 @@ func TestControlCharactersRefused(t *testing.T) {
 		{[]string{"station", "add", "1001", "--actor", "root\x1b]0;x\x07"}, `recgate: --actor: "root\x1b]0;x\a" holds the control character U+001B`},
 		{[]string{"retention", "run", "--actor", "cron\tjob"}, `recgate: --actor: "cron\tjob" holds the control character U+0009`},
 		{[]string{"tenant", "add", "acme", "--name", "ACME\x1b[8m"}, `recgate: tenant acme: name: "ACME\x1b[8m" holds the control character U+001B`},
+		// read-only verbs echo their arguments: refused too, never printed raw
+		{[]string{"explain", "99\x1b[2J", "outbound"}, `recgate: STATION: "99\x1b[2J" holds the control character U+001B`},
+		{[]string{"rule", "set", "\x1b[2J", "outbound", "auto"}, `recgate: invalid station id "\x1b[2J"`},
 	}
 	for _, tt := range tests {
 		r := e.run(tt.args...)
