@@ -183,13 +183,9 @@ func (s *Server) ListenAndServe(addr string) error {
 // Listen opens a TCP listener suited to FastAGI: TCP keep-alive is off on
 // accepted connections (a session lasts milliseconds and every read and
 // write has a deadline, so keep-alive only costs four setsockopt calls per
-// call setup), and so is Multipath TCP, which Go turns on for listeners
-// by default on Linux: Asterisk connects with plain TCP, and an MPTCP
-// listener takes every such connection through the kernel's MPTCP accept
-// path and its fallback to TCP first.
+// call setup).
 func Listen(ctx context.Context, addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
-	lc.SetMultipathTCP(false)
 	return lc.Listen(ctx, "tcp", addr)
 }
 

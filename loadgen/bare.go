@@ -249,10 +249,8 @@ func ListenBare(ctx context.Context, mix, pushes, hangups Mix) (*BareServer, str
 	if err := s.validate(); err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)
 	}
-	// Like recgate's FastAGI listener (agi.Listen): no TCP keep-alive, no
-	// Multipath TCP.
+	// Like recgate's FastAGI listener (agi.Listen): no TCP keep-alive.
 	lc := net.ListenConfig{KeepAlive: -1}
-	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)
