@@ -118,7 +118,11 @@ func validateScope(role Role, tenant string, groups []string, validTenant func(s
 	case role == Operator && tenant != "":
 		return fmt.Errorf("an operator belongs to no tenant (got tenant %q)", tenant)
 	case role != Operator && tenant == "":
-		return fmt.Errorf("a %s needs a tenant", role)
+		article := "a"
+		if role == Admin {
+			article = "an"
+		}
+		return fmt.Errorf("%s %s needs a tenant", article, role)
 	case role != Listener && len(groups) > 0:
 		return fmt.Errorf("only a listener is limited to groups (role is %s)", role)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -131,7 +132,8 @@ func (s *Server) registerAccounts() {
 	add(s, Reader, huma.Operation{OperationID: "list-tokens", Method: http.MethodGet, Path: "/tenants/{tenant}/tokens",
 		Tags: tags, Summary: "List the tenant's API tokens (never their secrets)"}, s.listTokens)
 	add(s, Writer, huma.Operation{OperationID: "create-token", Method: http.MethodPost, Path: "/tenants/{tenant}/tokens",
-		Tags: tags, Summary: "Create an API token; its secret is in the answer, once", DefaultStatus: http.StatusCreated}, s.createToken)
+		Tags: tags, Summary: "Create an API token; its secret is in the answer, once", DefaultStatus: http.StatusCreated,
+		Errors: []int{http.StatusConflict}}, s.createToken)
 	add(s, Writer, huma.Operation{OperationID: "revoke-token", Method: http.MethodDelete, Path: "/tenants/{tenant}/tokens/{id}",
 		Tags: tags, Summary: "Revoke an API token for good", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusConflict}}, s.revokeToken)
 }
@@ -305,6 +307,9 @@ func (s *Server) createToken(ctx context.Context, in *struct {
 	if b.Role != string(auth.Listener) && len(b.Groups) > 0 {
 		return nil, fieldError("body.groups", "only a listener is limited to groups")
 	}
+	if err := s.tokenNameFree(ctx, in.Tenant, b.Name); err != nil {
+		return nil, err
+	}
 	t := &auth.Token{Name: b.Name, Tenant: in.Tenant, Role: auth.Role(b.Role), Groups: b.Groups}
 	if b.ExpiresInDays > 0 {
 		at := time.Now().UTC().AddDate(0, 0, b.ExpiresInDays)
@@ -318,6 +323,23 @@ func (s *Server) createToken(ctx context.Context, in *struct {
 		return nil, s.fail(ctx, err)
 	}
 	return &CreatedTokenOutput{Body: CreatedToken{Token: tokenView(t), Secret: secret}}, nil
+}
+
+// tokenNameFree refuses a token name the tenant has already used: the
+// audit and access logs name a token's actions "token:NAME", so two tokens
+// of one name could not be told apart there (a revoked one included).
+func (s *Server) tokenNameFree(ctx context.Context, tenant, name string) error {
+	ts, err := s.store.Tokens(ctx, tenant)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	for _, t := range ts {
+		if t.Tenant == tenant && t.Name == name {
+			return huma.Error409Conflict(fmt.Sprintf("tenant %s already has a token named %q (token %d): names tell tokens apart in the audit and access logs, choose another",
+				tenant, name, t.ID))
+		}
+	}
+	return nil
 }
 
 func (s *Server) revokeToken(ctx context.Context, in *TokenPath) (*struct{}, error) {

@@ -75,13 +75,14 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"stale If-Match on delete", "DELETE", st, ``, []string{"If-Match", etag}, 412, "was changed since you read it"},
 		{"bad group profile", "POST", "/api/v1/tenants/default/groups", `{"name": "x", "profile": "loud"}`, nil, 422, `body.profile: unknown profile "loud"`},
 		{"bad group name", "POST", "/api/v1/tenants/default/groups", `{"name": "../x"}`, nil, 422, "body.name"},
+		{"duplicate token name", "POST", "/api/v1/tenants/default/tokens", `{"name": "admin", "role": "listener"}`, nil, 409, `tenant default already has a token named "admin"`},
 		{"duplicate group", "POST", "/api/v1/tenants/default/groups", `{"name": "sales"}`, nil, 409, `group "sales" already exists`},
 		{"group with stations", "DELETE", "/api/v1/tenants/default/groups/sales", ``, nil, 409, "still has stations (1001)"},
 		{"taken station id", "POST", "/api/v1/tenants/default/stations", `{"id": "2001"}`, nil, 409, `station id "2001" is already in use`},
 		{"bad station id", "POST", "/api/v1/tenants/default/stations", `{"id": "a b"}`, nil, 422, "body.id"},
 		{"unknown query parameter", "GET", "/api/v1/tenants/default/stations?grup=sales", ``, nil, 422, "query.grup"},
 		{"limit too large", "GET", "/api/v1/tenants/default/stations?limit=5000", ``, nil, 422, "query.limit"},
-		{"bad recording cursor", "GET", "/api/v1/tenants/default/recordings?cursor=zzz", ``, nil, 422, "query.cursor"},
+		{"bad recording cursor", "GET", "/api/v1/tenants/default/recordings?cursor=zzz", ``, nil, 422, `query.cursor: cursor "zzz" is not one this server gave`},
 		{"bad direction filter", "GET", "/api/v1/tenants/default/recordings?direction=up", ``, nil, 422, "query.direction"},
 		{"bad since", "GET", "/api/v1/tenants/default/recordings?since=yesterday", ``, nil, 422, "query.since"},
 		{"explain without direction", "GET", "/api/v1/tenants/default/stations/1001/explain", ``, nil, 422, "query.direction"},
@@ -237,6 +238,9 @@ func TestSessionCookieLifecycle(t *testing.T) {
 	if r.status != http.StatusForbidden {
 		t.Fatalf("cross-origin PATCH: %d %s", r.status, r.body)
 	}
+	if p := r.problem(t); !strings.Contains(p.Detail, "another origin") {
+		t.Fatalf("cross-origin PATCH: detail %q does not say why", p.Detail)
+	}
 	if rs, _ := e.dbState(); rs.Stations["1001"].Name != "by cookie" {
 		t.Fatalf("cross-origin PATCH changed the station: %q", rs.Stations["1001"].Name)
 	}
@@ -379,5 +383,28 @@ func TestPublicURLIsATrustedOrigin(t *testing.T) {
 		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 	if r.status != http.StatusForbidden {
 		t.Fatalf("PATCH from another origin: %d %s", r.status, r.body)
+	}
+}
+
+func TestUnroutedAPIPathsAnswerProblems(t *testing.T) {
+	e := newEnv(t)
+	e.token("admin", defaultTenant, auth.Admin)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		detail       string
+	}{
+		{"GET", "/api/v1/nosuch", http.StatusNotFound, "no such API path"},
+		{"GET", "/api/v2/tenants", http.StatusNotFound, "no such API path"},
+		{"PUT", "/api/v1/me", http.StatusMethodNotAllowed, "allowed: GET, HEAD"},
+	} {
+		r := e.do("admin", tc.method, tc.path, nil)
+		if r.status != tc.status {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, r.status, r.body, tc.status)
+			continue
+		}
+		if p := r.problem(t); p.Status != tc.status || !strings.Contains(p.Detail, tc.detail) {
+			t.Errorf("%s %s: problem %+v, want detail with %q", tc.method, tc.path, p, tc.detail)
+		}
 	}
 }

@@ -57,6 +57,14 @@ var matrixCases = map[string]matrixCase{
 	"get-recording":       {"/tenants/{tenant}/recordings/{rec}", "", 200},
 	"get-recording-audio": {"/tenants/{tenant}/recordings/{rec}/audio", "", 200},
 
+	// The GDPR tools (gdpr.go).
+	"search-subject":    {"/tenants/{tenant}/subject?number=48221234567", "", 200},
+	"export-subject":    {"/tenants/{tenant}/subject/export?number=48221234567", "", 200},
+	"erase-subject":     {"/tenants/{tenant}/subject/erase", `{"number": "48221234567"}`, 200},
+	"delete-recording":  {"/tenants/{tenant}/recordings/{rec}", "", 204},
+	"hold-recording":    {"/tenants/{tenant}/recordings/{rec}/hold", `{"reason": "case 1/26"}`, 204},
+	"release-recording": {"/tenants/{tenant}/recordings/{rec}/hold", "", 204},
+
 	"list-audit":      {"/tenants/{tenant}/audit", "", 200},
 	"list-access-log": {"/tenants/{tenant}/access-log", "", 200},
 

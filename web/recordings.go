@@ -143,8 +143,9 @@ func (s *Server) listRecordings(ctx context.Context, in *ListRecordingsInput) (*
 		Number: in.Number, Cursor: in.Cursor, Limit: in.Limit,
 	})
 	if err != nil {
-		if rules.ErrorCode(err) == rules.EINVALID {
-			return nil, fieldError("query.cursor", "%v", errors.Unwrap(err))
+		var re *rules.Error
+		if errors.As(err, &re) && re.Code == rules.EINVALID {
+			return nil, fieldError("query.cursor", "%s", re.Message)
 		}
 		return nil, s.fail(ctx, err)
 	}

@@ -12,6 +12,7 @@ func (s *Server) register() {
 	s.registerRecordings()
 	s.registerLogs()
 	s.registerAccounts()
+	s.registerGDPR() // gdpr.go
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -12,6 +12,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,8 @@ type Store interface {
 	Tokens(ctx context.Context, tenant string) ([]auth.Token, error)
 	CreateToken(ctx context.Context, actor string, t *auth.Token, hash string) error
 	RevokeToken(ctx context.Context, actor string, id int64) error
+
+	GDPRStore // gdpr.go
 }
 
 // Config configures the API server.
@@ -140,11 +143,17 @@ func New(cfg Config, st Store, log *slog.Logger) *Server {
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authorize)
 	s.register()
+	s.mountPanel(mux) // the customer panel (panel.go)
 	var h http.Handler = mux
 	if cfg.Registerer != nil {
 		h = newMetrics(cfg.Registerer).instrument(mux)
 	}
+	h = problemsForUnrouted(mux, h)
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, http.StatusForbidden, "a state-changing request from another origin is refused "+
+			"(cross-origin protection): send it from the API's own origin, or from a program without a browser's Origin and Sec-Fetch-Site headers")
+	}))
 	if origin := originOf(cfg.PublicURL); origin != "" {
 		// Behind a proxy that rewrites Host, the public address is still
 		// the API's own origin.
@@ -205,6 +214,56 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeProblem answers status with an application/problem+json body.
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	b, _ := json.Marshal(struct {
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{http.StatusText(status), status, detail})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// problemsForUnrouted answers a request under /api/ that no operation
+// serves (an unknown path, or a method the path does not have) with a
+// problem, as every other API error, instead of the mux's plain text.
+func problemsForUnrouted(mux *http.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+			w = &unroutedWriter{ResponseWriter: w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unroutedWriter replaces the mux's plain-text 404 and 405 by problems.
+type unroutedWriter struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (w *unroutedWriter) WriteHeader(status int) {
+	switch status {
+	case http.StatusNotFound:
+		w.replaced = true
+		writeProblem(w.ResponseWriter, status, "no such API path: the operations are listed in /api/v1/openapi.json")
+	case http.StatusMethodNotAllowed:
+		w.replaced = true
+		writeProblem(w.ResponseWriter, status, "this path does not take that method (allowed: "+w.Header().Get("Allow")+")")
+	default:
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *unroutedWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the mux's text, replaced by the problem
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // securityHeaders sets the headers every API response carries.

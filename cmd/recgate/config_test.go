@@ -99,6 +99,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad yaml", "agi: [\n", nil, "config"},
 		{"bare number from the environment", "", []string{"RECGATE_AGI_READ_TIMEOUT=5"}, `agi.read_timeout: "5" is not a duration: write a number with a unit`},
 		{"zero from the environment", "", []string{"RECGATE_SHUTDOWN_TIMEOUT=0s"}, "shutdown_timeout: must be more than 0"},
+		{"session idle timeout below the touch interval", "web:\n  session_idle_timeout: 30s\n", nil, "web.session_idle_timeout must be at least 2m"},
 		{"control character from the environment", "", []string{"RECGATE_CLASSIFY_IVR_MARKER_VAR=A\x1b"}, "classify.ivr_marker_var"},
 	}
 	for _, tt := range tests {

@@ -63,13 +63,20 @@ func (c *WebConfig) Validate() error {
 		}
 	}
 	switch {
-	case c.SessionIdleTimeout <= 0:
-		return fmt.Errorf("web.session_idle_timeout must be positive, got %s", c.SessionIdleTimeout)
+	case c.SessionIdleTimeout < minSessionIdle:
+		// The store records a session's last use at most once a minute: a
+		// shorter idle timeout would end sessions that are in use.
+		return fmt.Errorf("web.session_idle_timeout must be at least 2m (a session's last use is recorded once a minute), got %s",
+			c.SessionIdleTimeout)
 	case c.SessionMaxAge < c.SessionIdleTimeout:
 		return fmt.Errorf("web.session_max_age (%s) must be at least web.session_idle_timeout (%s)", c.SessionMaxAge, c.SessionIdleTimeout)
 	}
 	return nil
 }
+
+// minSessionIdle is the shortest web.session_idle_timeout: twice the
+// interval at which the store records a session's last use.
+const minSessionIdle = 2 * time.Minute
 
 // Proxies parses web.trusted_proxies.
 func (c *WebConfig) Proxies() ([]netip.Prefix, error) {

@@ -21,6 +21,7 @@ import (
 func newRecordingsCmd(a *app) *cobra.Command {
 	cmd := requireSubcommand(&cobra.Command{Use: "recordings", Short: "What was recorded, when, why, and where the file is"})
 	cmd.AddCommand(newRecordingsListCmd(a), newRecordingsShowCmd(a))
+	cmd.AddCommand(newRecordingsGDPRCmds(a)...) // recordings_gdpr_cmd.go
 	return cmd
 }
 
@@ -210,23 +211,14 @@ func newAuditCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if entries == nil {
-				entries = []store.AuditEntry{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, entries)
-			}
-			if len(entries) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no audit entries")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWHEN\tACTOR\tOBJECT\tFIELD\tBEFORE\tAFTER")
-			for _, e := range entries {
-				at := e.At
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After))
-			}
-			return tw.Flush()
+			return table[store.AuditEntry]{
+				empty:  "no audit entries",
+				header: []string{"ID", "WHEN", "ACTOR", "OBJECT", "FIELD", "BEFORE", "AFTER"},
+				row: func(e store.AuditEntry) []string {
+					at := e.At
+					return []string{strconv.FormatInt(e.ID, 10), fmtTime(&at), orDash(e.Actor), orDash(e.Object), orDash(e.Field), orDash(e.Before), orDash(e.After)}
+				},
+			}.print(a.env.Stdout, entries, asJSON)
 		},
 	}
 	sinceFlag(list, &since)
@@ -283,6 +275,10 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	if err != nil {
 		return err
 	}
+	holds, err := st.LegalHolds(ctx)
+	if err != nil {
+		return err
+	}
 	var ids []int64
 	var changes []store.Change
 	var skipped, due int
@@ -297,6 +293,10 @@ func runRetention(cmd *cobra.Command, w io.Writer, st *store.Store, files *gate.
 	for i := range recs {
 		r := &recs[i]
 		if !rs.Expired(r, now) {
+			continue
+		}
+		if _, held := holds[r.ID]; held {
+			fmt.Fprintf(w, "recording %d: under legal hold, kept (recgate recordings release %d ends the hold)\n", r.ID, r.ID)
 			continue
 		}
 		days, _ := rs.Retention(r)

@@ -49,6 +49,9 @@ type testcallResult struct {
 	Audio    *testcallAudio `json:"audio,omitempty"`
 	Pass     bool           `json:"pass"`
 	Problems []string       `json:"problems,omitempty"`
+	// Note says what a passing check may hide: a station recgate does not
+	// know, decided by the defaults.
+	Note string `json:"note,omitempty"`
 }
 
 type testcallAudio struct {
@@ -140,6 +143,9 @@ func testcall(ctx context.Context, cfg *Config, st *store.Store, station string,
 	}
 	expected, _ := rs.Explain(station, d)
 	res := &testcallResult{Station: station, Direction: d, Expected: expected.Mode, ExpectedRule: expected.Rule}
+	if rs.Stations[station] == nil {
+		res.Note = fmt.Sprintf("station %s is not configured: the defaults decide (add it: recgate station add %s)", station, station)
+	}
 
 	timeout := cfg.AMI.Timeout
 	dctx, cancel := context.WithTimeout(ctx, timeout)
@@ -303,5 +309,8 @@ func printTestcall(w io.Writer, r *testcallResult) {
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  problem    %s\n", p)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(w, "  note       %s\n", r.Note)
 	}
 }

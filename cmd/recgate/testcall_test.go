@@ -119,6 +119,18 @@ func TestTestcall(t *testing.T) {
 			}
 		})
 	}
+	// A station recgate does not know (a typo, most often) is decided by
+	// the defaults: the check passes, and says so.
+	t.Run("unknown_station", func(t *testing.T) {
+		t.Parallel()
+		res, errs, code := e.testcall("1099", "outbound", "--seconds", "2")
+		if code != exitOK || !res.Pass || res.Rule != "default" {
+			t.Fatalf("exit %d %s: %+v", code, errs, res)
+		}
+		if !strings.Contains(res.Note, "station 1099 is not configured") {
+			t.Errorf("note %q does not say the station is unknown", res.Note)
+		}
+	})
 }
 
 // TestTestcallFailsWhenRecgateIsDown: the call goes through (fail-open),

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/recgate/recgate/auth"
 	"github.com/recgate/recgate/rules"
+	"github.com/recgate/recgate/store"
 )
 
 func newTokenCmd(a *app) *cobra.Command {
@@ -61,6 +61,12 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 			if err := checkTenant(cmd, st, t.Tenant); err != nil {
 				return err
 			}
+			if err := checkGroups(cmd, st, t.Tenant, t.Groups); err != nil {
+				return err
+			}
+			if err := checkTokenName(cmd, st, t.Tenant, t.Name); err != nil {
+				return err
+			}
 			secret, hash, err := auth.NewSecret(auth.TokenPrefix)
 			if err != nil {
 				return err
@@ -81,6 +87,28 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the secret is in \"token\")")
 	actorFlag(cmd, &actor)
 	return cmd
+}
+
+// checkTokenName refuses a name the tenant ("" for operators) has already
+// given a token, revoked ones included: the audit and access logs name a
+// token's actions "token:NAME", and two tokens of one name could not be
+// told apart there.
+func checkTokenName(cmd *cobra.Command, st *store.Store, tenant, name string) error {
+	ts, err := st.Tokens(cmd.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.Tenant == tenant && t.Name == name {
+			owner := "tenant " + tenant
+			if tenant == "" {
+				owner = "the operators"
+			}
+			return rules.Errorf(rules.ECONFLICT, "%s already has a token named %q (token %d): names tell tokens apart in the audit and access logs; choose another",
+				owner, name, t.ID)
+		}
+	}
+	return nil
 }
 
 // parseDays parses 90d or a Go duration.
@@ -108,36 +136,30 @@ func newTokenListCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := checkTenant(cmd, st, tenant); err != nil {
+				return err
+			}
 			ts, err := st.Tokens(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			if ts == nil {
-				ts = []auth.Token{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, ts)
-			}
-			if len(ts) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no tokens")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tROLE\tTENANT\tGROUPS\tCREATED\tBY\tLAST USED\tSTATE")
 			now := time.Now()
-			for _, t := range ts {
-				state := "active"
-				switch {
-				case t.RevokedAt != nil:
-					state = "revoked"
-				case !t.Active(now):
-					state = "expired"
-				}
-				created := t.CreatedAt
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, orDash(t.Tenant),
-					orDash(strings.Join(t.Groups, ",")), fmtTime(&created), t.CreatedBy, fmtTime(t.LastUsedAt), state)
-			}
-			return tw.Flush()
+			return table[auth.Token]{
+				empty:  "no tokens",
+				header: []string{"ID", "NAME", "ROLE", "TENANT", "GROUPS", "CREATED", "BY", "LAST USED", "STATE"},
+				row: func(t auth.Token) []string {
+					state := "active"
+					switch {
+					case t.RevokedAt != nil:
+						state = "revoked"
+					case !t.Active(now):
+						state = "expired"
+					}
+					created := t.CreatedAt
+					return []string{strconv.FormatInt(t.ID, 10), t.Name, string(t.Role), orDash(t.Tenant),
+						orDash(strings.Join(t.Groups, ",")), fmtTime(&created), t.CreatedBy, fmtTime(t.LastUsedAt), state}
+				},
+			}.print(a.env.Stdout, ts, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's tokens")

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -100,6 +100,9 @@ func newUserAddCmd(a *app) *cobra.Command {
 			if err := checkTenant(cmd, st, u.Tenant); err != nil {
 				return err
 			}
+			if err := checkGroups(cmd, st, u.Tenant, u.Groups); err != nil {
+				return err
+			}
 			if err := st.CreateUser(cmd.Context(), actor, u, hash); err != nil {
 				return err
 			}
@@ -137,6 +140,17 @@ func newUserSetCmd(a *app) *cobra.Command {
 				if err := checkTenant(cmd, st, f.tenant); err != nil {
 					return err
 				}
+			}
+			old, err := st.User(cmd.Context(), strings.ToLower(args[0]))
+			if err != nil {
+				return err
+			}
+			next := *old
+			if err := f.apply(cmd, &next.Role, &next.Tenant, &next.Groups); err != nil {
+				return err
+			}
+			if err := checkGroups(cmd, st, next.Tenant, next.Groups); err != nil {
+				return err
 			}
 			_, changes, err := st.UpdateUser(cmd.Context(), actor, strings.ToLower(args[0]), func(u *auth.User) error {
 				if dis != nil {
@@ -225,28 +239,22 @@ func newUserListCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if err := checkTenant(cmd, st, tenant); err != nil {
+				return err
+			}
 			users, err := st.Users(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			if users == nil {
-				users = []auth.User{}
-			}
-			if asJSON {
-				return printJSON(a.env.Stdout, users)
-			}
-			if len(users) == 0 {
-				fmt.Fprintln(a.env.Stdout, "no users")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LOGIN\tROLE\tTENANT\tGROUPS\tDISABLED\tCREATED")
-			for _, u := range users {
-				created := u.CreatedAt
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Login, u.Role, orDash(u.Tenant), orDash(strings.Join(u.Groups, ",")),
-					yesNo(u.Disabled), fmtTime(&created))
-			}
-			return tw.Flush()
+			return table[auth.User]{
+				empty:  "no users",
+				header: []string{"LOGIN", "ROLE", "TENANT", "GROUPS", "DISABLED", "CREATED"},
+				row: func(u auth.User) []string {
+					created := u.CreatedAt
+					return []string{u.Login, string(u.Role), orDash(u.Tenant), orDash(strings.Join(u.Groups, ",")),
+						yesNo(u.Disabled), fmtTime(&created)}
+				},
+			}.print(a.env.Stdout, users, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's users")
@@ -304,14 +312,46 @@ func describeScope(role auth.Role, tenant string, groups []string) string {
 	return s
 }
 
-// checkTenant refuses a malformed tenant id for a user or token (the
-// store refuses one that does not exist). An empty id (an operator) passes.
-func checkTenant(_ *cobra.Command, _ *store.Store, tenant string) error {
+// checkTenant refuses a malformed tenant id for a user or token, or one
+// that does not exist. An empty id (an operator, or every tenant) passes.
+func checkTenant(cmd *cobra.Command, st *store.Store, tenant string) error {
 	if tenant == "" {
 		return nil
 	}
 	if err := rules.ValidateTenantID(tenant); err != nil {
 		return rules.Errorf(rules.EINVALID, "--tenant: %v", err)
+	}
+	if _, err := st.Tenant(cmd.Context(), tenant); rules.ErrorCode(err) == rules.ENOTFOUND {
+		return rules.Errorf(rules.ENOTFOUND, "unknown tenant %q (add it with: recgate tenant add %s)", tenant, tenant)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkGroups refuses a listener's groups that its tenant does not have,
+// as the API does: a misspelt group would show the listener nothing.
+func checkGroups(cmd *cobra.Command, st *store.Store, tenant string, groups []string) error {
+	if len(groups) == 0 || tenant == "" {
+		return nil
+	}
+	gs, err := st.Groups(cmd.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(gs))
+	for _, g := range gs {
+		names = append(names, g.Name)
+	}
+	slices.Sort(names)
+	for _, g := range groups {
+		if !slices.Contains(names, g) {
+			valid := "the tenant has no groups"
+			if len(names) > 0 {
+				valid = "valid: " + strings.Join(names, ", ")
+			}
+			return rules.Errorf(rules.EINVALID, "--groups: unknown group %q in tenant %s (%s)", g, tenant, valid)
+		}
 	}
 	return nil
 }

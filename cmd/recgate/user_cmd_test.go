@@ -13,6 +13,11 @@ func TestUserAndTokenCLI(t *testing.T) {
 	if _, err := e.openStore().CreateTenant(t.Context(), "test", rules.NewTenant("acme")); err != nil {
 		t.Fatal(err)
 	}
+	for _, g := range []string{"sales", "board"} {
+		if _, err := e.openStore().CreateGroup(t.Context(), "test", "acme", &rules.Group{Name: g}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pw := strings.NewReader("correct horse battery\n")
 	if r := e.runIn(pw, "user", "add", "root", "--role", "operator", "--actor", "boot"); r.code != exitOK {
 		t.Fatalf("user add operator: %v", r)
@@ -25,7 +30,7 @@ func TestUserAndTokenCLI(t *testing.T) {
 	}{
 		{"short\n", []string{"user", "add", "anna", "--role", "admin", "--tenant", "acme"}, exitInvalid, "password too short"},
 		{"", []string{"user", "add", "anna", "--role", "admin", "--tenant", "acme"}, exitInvalid, "no password on stdin"},
-		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin"}, exitInvalid, "a admin needs a tenant"},
+		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin"}, exitInvalid, "an admin needs a tenant"},
 		{"correct horse battery\n", []string{"user", "add", "anna", "--tenant", "acme"}, exitInvalid, "--role is required"},
 		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "boss", "--tenant", "acme"}, exitInvalid, "invalid role"},
 		{"correct horse battery\n", []string{"user", "add", "anna", "--role", "admin", "--tenant", "Acme!"}, exitInvalid, `invalid tenant id "Acme!"`},
@@ -35,6 +40,10 @@ func TestUserAndTokenCLI(t *testing.T) {
 		{"", []string{"token", "revoke", "x"}, exitInvalid, "positive number"},
 		{"", []string{"token", "revoke", "99"}, exitNotFound, "unknown token"},
 		{"", []string{"token", "create", "ci", "--role", "admin", "--tenant", "acme", "--expires", "soon"}, exitInvalid, "--expires"},
+		{"correct horse battery\n", []string{"user", "add", "lis", "--role", "listener", "--tenant", "acme", "--groups", "sales,salse"}, exitInvalid, `--groups: unknown group "salse" in tenant acme (valid: board, sales)`},
+		{"", []string{"token", "create", "ci", "--role", "listener", "--tenant", "acme", "--groups", "nope"}, exitInvalid, `--groups: unknown group "nope"`},
+		{"", []string{"user", "list", "--tenant", "nope"}, exitNotFound, `unknown tenant "nope"`},
+		{"", []string{"token", "list", "--tenant", "nope"}, exitNotFound, `unknown tenant "nope"`},
 	} {
 		r := e.runIn(strings.NewReader(tc.stdin), tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Count(r.stderr, "\n") != 1 {
@@ -48,6 +57,9 @@ func TestUserAndTokenCLI(t *testing.T) {
 	decodeJSON(t, e.ok("user", "list", "--json", "--tenant", "acme"), &users)
 	if len(users) != 1 || users[0].Login != "lis" || strings.Join(users[0].Groups, ",") != "board,sales" {
 		t.Fatalf("user list: %+v", users)
+	}
+	if r := e.run("user", "set", "lis", "--groups", "sales,nope"); r.code != exitInvalid || !strings.Contains(r.stderr, `--groups: unknown group "nope"`) {
+		t.Fatalf("user set --groups with an unknown group: %v", r)
 	}
 	e.ok("user", "set", "lis", "--role", "admin")
 	decodeJSON(t, e.ok("user", "list", "--json", "--tenant", "acme"), &users)
@@ -83,6 +95,12 @@ func TestUserAndTokenCLI(t *testing.T) {
 	e.ok("token", "revoke", "1", "--actor", "anna")
 	if !strings.Contains(e.ok("token", "list"), "revoked") {
 		t.Fatal("revoked token not shown as revoked")
+	}
+	// The logs name a token's actions token:NAME: a name is never reused
+	// in a tenant, not even a revoked token's.
+	if r := e.run("token", "create", "ci", "--role", "listener", "--tenant", "acme"); r.code != exitConflict ||
+		!strings.Contains(r.stderr, `tenant acme already has a token named "ci"`) {
+		t.Fatalf("token create with a name in use: %v", r)
 	}
 	e.ok("user", "rm", "lis")
 	audit := e.audit()

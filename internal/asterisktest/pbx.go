@@ -411,6 +411,7 @@ rtpend = 39999
 
 func (p *PBX) run() error {
 	cmd := exec.Command(p.Lab.Asterisk(), "-C", p.conf, "-f", "-n")
+	dieWithTest(cmd)
 	w := &lockedWriter{mu: p.outMu, b: p.out}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

@@ -147,6 +147,7 @@ func (p *PBX) sipp(tb testing.TB, party Party, caller bool) *SIPp {
 	}
 	s := &SIPp{party: party, dir: dir, done: make(chan struct{})}
 	s.cmd = exec.Command(p.Lab.SIPp(), args...)
+	dieWithTest(s.cmd)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = &lockedWriter{mu: &s.mu, b: &s.out}, &lockedWriter{mu: &s.mu, b: &s.out}
 	if err := s.cmd.Start(); err != nil {
