@@ -39,6 +39,12 @@ func callFromRequest(req *agi.Request) call {
 	if c.did == "" {
 		c.did = known(req.DNID)
 	}
+	// On an inbound leg recgate runs on the called station's channel,
+	// whose caller id is the station's own: the examples pass the caller's
+	// number (the connected line) as caller.
+	if p := req.Param("caller"); p != "" {
+		c.callerID = p
+	}
 	for _, f := range []*string{&c.uniqueID, &c.linkedID, &c.station, &c.callerID, &c.did, &c.queue} {
 		*f = clip(*f)
 	}

@@ -401,6 +401,9 @@ var pbxScenarios = []pbxScenario{
 		if r.DID != "4930123456702" {
 			t.Errorf("did %q, want 4930123456702", r.DID)
 		}
+		if r.CallerID != pbxCustomer {
+			t.Errorf("caller id %q, want the caller's %s (not the station's own)", r.CallerID, pbxCustomer)
+		}
 		// The notice (a beep without the custom prompt) is before the bridge.
 		bridged := r.EndedAt.Sub(*r.StartedAt)
 		if bridged > time.Since(start) {
@@ -429,6 +432,9 @@ var pbxScenarios = []pbxScenario{
 		}
 		r := e.one(member)
 		wantRecording(t, r, member, rules.InboundQueue, rules.Auto, rules.TriggerAuto, rules.StateEnded, true)
+		if r.CallerID != pbxCustomer {
+			t.Errorf("caller id %q, want the caller's %s (not the member's own)", r.CallerID, pbxCustomer)
+		}
 		if r.Queue != "sales" {
 			t.Errorf("queue %q, want sales", r.Queue)
 		}
