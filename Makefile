@@ -32,7 +32,7 @@ pbx-test:
 # the call rate one Asterisk sustains through recgate (docs/pbx-tests.md).
 PBX_BENCH_CALLS ?= 200
 pbx-bench:
-	RECGATE_PBX_BENCH=$(PBX_BENCH_CALLS) CGO_ENABLED=1 $(GO) test -count=1 -timeout 30m -run '^TestPBXBench$$' -v ./cmd/recgate/
+	RECGATE_PBX_BENCH=$(PBX_BENCH_CALLS) CGO_ENABLED=1 $(GO) test -count=1 -timeout 30m -run '^TestPBX(Bench|DecideTime)$$' -v ./cmd/recgate/
 
 # gofmt over the tracked Go files in a git checkout, else over every Go
 # file under this directory (a release tarball, a copy without .git): the

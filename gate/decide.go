@@ -39,6 +39,12 @@ func callFromRequest(req *agi.Request) call {
 	if c.did == "" {
 		c.did = known(req.DNID)
 	}
+	// On an inbound leg recgate runs on the called station's channel,
+	// whose caller id is the station's own: the examples pass the caller's
+	// number (the connected line) as caller.
+	if p := req.Param("caller"); p != "" {
+		c.callerID = p
+	}
 	for _, f := range []*string{&c.uniqueID, &c.linkedID, &c.station, &c.callerID, &c.did, &c.queue} {
 		*f = clip(*f)
 	}
@@ -69,7 +75,8 @@ func known(s string) string {
 // decide serves the decide request (SPEC 3.1): classify, resolve, act, and
 // set the RECGATE_* variables, in as few round trips as the mode needs:
 // off 1, auto 3 (MixMonitor, hangup handler, variables), ondemand 3
-// (read DYNAMIC_FEATURES, hangup handler, variables).
+// (read DYNAMIC_FEATURES, hangup handler, variables). With act=dialplan
+// every mode takes one: recgate answers and the dialplan acts (handOver).
 func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	start := time.Now()
 	cfg := h.cfg.Load()
@@ -115,13 +122,16 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 		dec.Announce = dec.Mode != rules.Off
 	}
 
-	vars := make([]variable, 0, 7)
 	prev, tracked := h.calls.get(c.uniqueID)
 	if !tracked && dec.Mode != rules.Off && h.calls.mayHaveMissed(c.uniqueID) {
 		// The channel may have been decided before recgate restarted (or
 		// before it was forgotten): the store may know it.
 		prev, tracked = h.lookup(ctx, c.uniqueID)
 	}
+	if h.act(req) == ActDialplan {
+		return h.answer(ctx, s, start, cfg, c, dec, prev, tracked)
+	}
+	vars := make([]variable, 0, 7)
 	switch dec.Mode {
 	case rules.Auto:
 		rec := prev
@@ -175,6 +185,12 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 			vars = append(vars, variable{VarFile, prev.File})
 		}
 	}
+	return h.decided(ctx, s, start, c, dec, vars)
+}
+
+// decided sets vars and the variables every decision sets, in one command
+// when their values allow, then counts and logs the decision.
+func (h *Handler) decided(ctx context.Context, s *agi.Session, start time.Time, c call, dec rules.Decision, vars []variable) error {
 	direction := directionLabel(dec.Direction)
 	vars = append(vars,
 		variable{VarDirection, direction},
@@ -269,13 +285,9 @@ func newRecording(c call, dec rules.Decision, now time.Time) rules.Recording {
 // template, and marks rec as recording.
 func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Config, rec *rules.Recording, trigger rules.Trigger) error {
 	now := h.now()
-	date, clock := DateFields(now)
-	file, err := cfg.Files.Name(FileFields{
-		Date: date, Time: clock, Station: rec.Station, Direction: directionLabel(rec.Direction),
-		UniqueID: rec.UniqueID, LinkedID: rec.LinkedID, CallerID: rec.CallerID, DID: rec.DID, Queue: rec.Queue,
-	})
+	file, err := newFileName(cfg, rec, now)
 	if err != nil {
-		return fmt.Errorf("recording file: %w", err)
+		return err
 	}
 	args := file
 	if cfg.MixMonitorOptions != "" {
@@ -293,6 +305,19 @@ func (h *Handler) startMixMonitor(ctx context.Context, s *agi.Session, cfg *Conf
 		h.metrics.RecordingsStarted.WithLabelValues(directionLabel(rec.Direction), string(trigger)).Inc()
 	}
 	return nil
+}
+
+// newFileName names the file rec is recorded to when it starts at now.
+func newFileName(cfg *Config, rec *rules.Recording, now time.Time) (string, error) {
+	date, clock := DateFields(now)
+	file, err := cfg.Files.Name(FileFields{
+		Date: date, Time: clock, Station: rec.Station, Direction: directionLabel(rec.Direction),
+		UniqueID: rec.UniqueID, LinkedID: rec.LinkedID, CallerID: rec.CallerID, DID: rec.DID, Queue: rec.Queue,
+	})
+	if err != nil {
+		return "", fmt.Errorf("recording file: %w", err)
+	}
+	return file, nil
 }
 
 // recordingFile asks Asterisk which file MixMonitor records this channel
@@ -349,14 +374,15 @@ func yesNo(b bool) string {
 // variable is a channel variable to set.
 type variable struct{ name, value string }
 
-// setVariables sets vars in one round trip with MSet when every value is
-// one recgate built from safe characters (MSet splits on commas and strips
-// quotes); a value that is not safe for MSet is set on its own with SET
-// VARIABLE, which the agi package escapes.
+// setVariables sets vars in one round trip with MSet when every value can
+// travel inside an MSet argument unchanged (msetValue); a value that
+// cannot is set on its own with SET VARIABLE, which the agi package
+// escapes.
 func setVariables(ctx context.Context, s *agi.Session, vars []variable) error {
 	var b strings.Builder
 	for _, v := range vars {
-		if !msetSafe(v.value) {
+		enc, ok := msetValue(v.value)
+		if !ok {
 			if err := s.SetVariable(ctx, v.name, v.value); err != nil {
 				return fmt.Errorf("set %s: %w", v.name, err)
 			}
@@ -367,7 +393,7 @@ func setVariables(ctx context.Context, s *agi.Session, vars []variable) error {
 		}
 		b.WriteString(v.name)
 		b.WriteByte('=')
-		b.WriteString(v.value)
+		b.WriteString(enc)
 	}
 	if b.Len() == 0 {
 		return nil
@@ -380,16 +406,4 @@ func setVariables(ctx context.Context, s *agi.Session, vars []variable) error {
 		return fmt.Errorf("set variables: MSet answered %d", res)
 	}
 	return nil
-}
-
-// msetSafe reports whether v can travel inside an MSet argument unchanged:
-// letters, digits and . _ + - / : @ # only.
-func msetSafe(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(isSafeByte(c) || c == '/' || c == ':' || c == '@' || c == '#') {
-			return false
-		}
-	}
-	return true
 }

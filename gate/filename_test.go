@@ -151,19 +151,6 @@ func TestAddFeature(t *testing.T) {
 	}
 }
 
-func TestMSetSafe(t *testing.T) {
-	for _, v := range []string{"auto", "group:sales", "/var/spool/x_1.wav", "a#b", "1001@acme", ""} {
-		if !msetSafe(v) {
-			t.Errorf("msetSafe(%q) = false", v)
-		}
-	}
-	for _, v := range []string{"a,b", `a"b`, "a'b", "a(b)", "${X}", "a b", "a\nb", `a\b`} {
-		if msetSafe(v) {
-			t.Errorf("msetSafe(%q) = true", v)
-		}
-	}
-}
-
 // TestFileNamerFieldNextToADot: a value ending or starting with '.' next
 // to the template's own '.' must not form "..": the name would be refused
 // and a caller could keep the call from being recorded.

@@ -33,7 +33,7 @@ func Requests() []string { return []string{RequestDecide, RequestOnDemand, Reque
 
 // Params lists the request arguments recgate reads (from the URL query or
 // key=value AGI arguments).
-func Params() []string { return []string{"direction", "station", "queue", "did", "linkedid"} }
+func Params() []string { return []string{"direction", "station", "queue", "did", "linkedid", "act"} }
 
 // The channel variables recgate sets (SPEC 3.1).
 const (

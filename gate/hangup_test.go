@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,34 @@ func TestTrackedCallsKeepBoundedCopies(t *testing.T) {
 	}
 	if n := g.h.calls.len(); n != 1 {
 		t.Errorf("%d calls tracked, want 1", n)
+	}
+}
+
+// TestCallerArgumentNamesTheCaller: on an inbound leg decide runs on the
+// called station's channel, whose own caller id is the station's; the
+// caller argument (the connected line, passed by the examples) is the
+// number a recording and its file name carry.
+func TestCallerArgumentNamesTheCaller(t *testing.T) {
+	src := ruleFunc(func(context.Context) (*rules.RuleSet, error) { return salesRules(), nil })
+	tests := []struct{ name, query, want string }{
+		{"caller given", "&caller=48221234567", "48221234567"},
+		{"caller empty", "&caller=", "1001"},
+		{"no caller", "", "1001"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newTestGate(t, src, nil)
+			uid := "CA" + strconv.Itoa(i)
+			env := decideEnv("1001", uid)
+			env["agi_network_script"] += tt.query
+			g.session(t, env)
+			rec, ok := g.h.calls.get(uid)
+			if !ok {
+				t.Fatal("call not tracked")
+			}
+			if rec.CallerID != tt.want {
+				t.Errorf("caller id %q, want %q", rec.CallerID, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,14 @@ import (
 var ErrServerClosed = errors.New("loadgen: bare server closed")
 
 // bareCommand is what the bare responder sends: the shape of recgate's last
-// command, with no decision behind it.
-const bareCommand = "EXEC MSet \"RECGATE_DECISION=off\"\n"
+// command, with no decision behind it. bareCommandPush is the last
+// command of a session that pushes a hangup handler, the way recgate names
+// it for the dialplan (act=dialplan), so that the generator follows it
+// with a hangup session as it does against recgate.
+const (
+	bareCommand     = "EXEC MSet \"RECGATE_DECISION=off\"\n"
+	bareCommandPush = "EXEC MSet \"RECGATE_HANGUP_HANDLER=\\\"recgate-hangup,s,1\\\",RECGATE_DECISION=auto\"\n"
+)
 
 // maxEnvLines bounds the environment block the bare responder reads.
 const maxEnvLines = 200
@@ -28,6 +35,14 @@ const maxEnvLines = 200
 type BareServer struct {
 	// Mix is how many commands the sessions send; see Mix.
 	Mix Mix
+	// Pushes is how many sessions push a hangup handler (at most one
+	// each: a Mix of 0 or 1 per session), so that a generator that plays
+	// each call's hangup (Config.Hangup) sends as many hangup sessions as
+	// against recgate. The zero Mix pushes none.
+	Pushes Mix
+	// HangupMix is how many commands a hangup session
+	// (agi_network_script "hangup") is sent; the zero Mix sends none.
+	HangupMix Mix
 	// Timeout bounds each session; default 5s.
 	Timeout time.Duration
 	// MaxSessions caps sessions at once; over it a connection is closed at
@@ -36,6 +51,7 @@ type BareServer struct {
 
 	readers sync.Pool // *bufio.Reader
 	seq     atomic.Int64
+	hseq    atomic.Int64
 	served  atomic.Int64
 
 	mu     sync.Mutex
@@ -52,7 +68,7 @@ func (s *BareServer) Served() int64 { return s.served.Load() }
 // Serve accepts connections on l until Close; it returns ErrServerClosed
 // after Close, or the accept error that stopped it.
 func (s *BareServer) Serve(l net.Listener) error {
-	if err := s.Mix.validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return fmt.Errorf("bare serve: %w", err)
 	}
 	timeout := s.Timeout
@@ -150,9 +166,38 @@ func (s *BareServer) Close() error {
 	return err
 }
 
-// commands returns how many commands the next session sends.
-func (s *BareServer) commands() int {
-	return s.Mix.commands(s.seq.Add(1) - 1)
+func (s *BareServer) validate() error {
+	if err := s.Mix.validate(); err != nil {
+		return err
+	}
+	if s.Pushes != (Mix{}) {
+		if err := s.Pushes.validate(); err != nil {
+			return fmt.Errorf("pushes: %w", err)
+		}
+		if s.Pushes.Commands > s.Pushes.Sessions {
+			return fmt.Errorf("pushes %s: at most one per session", s.Pushes)
+		}
+	}
+	if s.HangupMix != (Mix{}) {
+		if err := s.HangupMix.validate(); err != nil {
+			return fmt.Errorf("hangup commands: %w", err)
+		}
+	}
+	return nil
+}
+
+// commands returns how many commands the next session sends, and whether
+// its last one pushes a hangup handler.
+func (s *BareServer) commands(hangup bool) (int, bool) {
+	if hangup {
+		if s.HangupMix == (Mix{}) {
+			return 0, false
+		}
+		return s.HangupMix.commands(s.hseq.Add(1) - 1), false
+	}
+	i := s.seq.Add(1) - 1
+	n := s.Mix.commands(i)
+	return n, n > 0 && s.Pushes != (Mix{}) && s.Pushes.commands(i) == 1
 }
 
 func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
@@ -161,6 +206,7 @@ func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
 	}
 	br := getReader(&s.readers, conn)
 	defer putReader(&s.readers, br)
+	hangup := false
 	for lines := 0; ; lines++ {
 		if lines == maxEnvLines {
 			return fmt.Errorf("bare session: environment over %d lines: %w", maxEnvLines, errProtocol)
@@ -172,9 +218,17 @@ func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
 		if len(line) == 1 || len(line) == 2 && line[0] == '\r' {
 			break
 		}
+		if bytes.HasPrefix(line, hangupScript) {
+			hangup = true
+		}
 	}
-	for range s.commands() {
-		if _, err := io.WriteString(conn, bareCommand); err != nil {
+	n, push := s.commands(hangup)
+	for i := range n {
+		cmd := bareCommand
+		if push && i == n-1 {
+			cmd = bareCommandPush
+		}
+		if _, err := io.WriteString(conn, cmd); err != nil {
 			return fmt.Errorf("bare session: send command: %w", err)
 		}
 		if _, err := br.ReadSlice('\n'); err != nil {
@@ -184,10 +238,15 @@ func (s *BareServer) session(conn net.Conn, timeout time.Duration) error {
 	return nil
 }
 
+// hangupScript starts the environment line of a hangup session.
+var hangupScript = []byte("agi_network_script: hangup")
+
 // ListenBare starts a BareServer on an ephemeral loopback port and returns
-// it with its address; Close stops it and waits for it.
-func ListenBare(ctx context.Context, mix Mix) (*BareServer, string, error) {
-	if err := mix.validate(); err != nil {
+// it with its address; Close stops it and waits for it. pushes and
+// hangups are its Pushes and HangupMix (the zero Mix for none).
+func ListenBare(ctx context.Context, mix, pushes, hangups Mix) (*BareServer, string, error) {
+	s := &BareServer{Mix: mix, Pushes: pushes, HangupMix: hangups}
+	if err := s.validate(); err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)
 	}
 	// Like recgate's FastAGI listener (agi.Listen): no TCP keep-alive.
@@ -196,7 +255,7 @@ func ListenBare(ctx context.Context, mix Mix) (*BareServer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("listen bare: %w", err)
 	}
-	s := &BareServer{Mix: mix, ln: ln}
+	s.ln = ln
 	s.wg.Go(func() { s.Serve(ln) }) // returns ErrServerClosed once Close closes ln
 	return s, ln.Addr().String(), nil
 }

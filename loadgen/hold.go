@@ -96,11 +96,11 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldResult, error) {
 			cfg.Held(int(held.Load()))
 		}
 	})
-	c := newCaller(cfg.Scenario, 0, start.Unix())
+	c := newCaller(cfg.Scenario, 0, start.Unix(), newRunID())
 	var env strings.Builder
 	for range cfg.Sessions {
 		env.Reset()
-		envBlock(&env, cfg.Target, cfg.Scenario.Path, c.next())
+		envBlock(&env, cfg.Target, cfg.Scenario, c.next())
 		block := []byte(env.String())
 		select {
 		case dials <- struct{}{}:
@@ -115,7 +115,7 @@ func Hold(ctx context.Context, cfg HoldConfig) (*HoldResult, error) {
 				spec.held()
 				<-gate
 			}}
-			n, err := p.session(ctx, block, first)
+			n, _, err := p.session(ctx, block, exchange{hold: first})
 			if n == 0 {
 				<-dials
 			}

@@ -33,6 +33,11 @@ type Errors struct {
 // Total is the number of failed sessions.
 func (e Errors) Total() int64 { return e.Refused + e.Timeout + e.Protocol + e.Closed + e.Other }
 
+func (e Errors) plus(o Errors) Errors {
+	return Errors{Refused: e.Refused + o.Refused, Timeout: e.Timeout + o.Timeout, Protocol: e.Protocol + o.Protocol,
+		Closed: e.Closed + o.Closed, Other: e.Other + o.Other}
+}
+
 // errorCounter is Errors updated from many goroutines.
 type errorCounter struct{ refused, timeout, protocol, closed, other atomic.Int64 }
 
@@ -106,65 +111,84 @@ type holdSpec struct {
 	held    func()
 }
 
+// exchange says how one session is played.
+type exchange struct {
+	hold *holdSpec   // delay the first reply (memory test); nil for none
+	vars channelVars // the channel's variables when the session starts
+	// mayBeEmpty makes a session the server closes without sending a
+	// command a success: a hangup session on a leg that needs no reading.
+	mayBeEmpty bool
+}
+
 // session runs one FastAGI session: connect, send env, answer every command
 // until the server closes the connection. It returns the number of commands
-// answered; a session that ends with EOF after at least one command is a
-// success.
-func (p *peer) session(ctx context.Context, env []byte, hold *holdSpec) (int, error) {
+// answered and the channel's variables as the commands left them; a
+// session that ends with EOF after at least one command (or none, with
+// x.mayBeEmpty) is a success.
+func (p *peer) session(ctx context.Context, env []byte, x exchange) (int, channelVars, error) {
 	deadline := time.Now().Add(p.timeout)
-	if hold != nil {
-		deadline = hold.release.Add(p.timeout)
+	if x.hold != nil {
+		deadline = x.hold.release.Add(p.timeout)
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	conn, err := p.dialer.DialContext(dctx, "tcp", p.target)
 	if err != nil {
-		return 0, fmt.Errorf("connect: %w", err)
+		return 0, nil, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	if err := conn.SetDeadline(deadline); err != nil {
-		return 0, fmt.Errorf("set deadline: %w", err)
+		return 0, nil, fmt.Errorf("set deadline: %w", err)
 	}
 	if _, err := conn.Write(env); err != nil {
-		return 0, fmt.Errorf("send environment: %w", err)
+		return 0, nil, fmt.Errorf("send environment: %w", err)
 	}
 	br := getReader(&p.readers, conn)
 	defer putReader(&p.readers, br)
-	var vars channelVars
+	vars := x.vars
 	n := 0
 	for {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case err == nil:
 		case errors.Is(err, io.EOF) && len(line) == 0:
-			if n == 0 {
-				return 0, errClosedEarly
+			if n == 0 && !x.mayBeEmpty {
+				return 0, vars, errClosedEarly
 			}
-			return n, nil
+			return n, vars, nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			return n, fmt.Errorf("read command: line over %d bytes: %w", maxLine, errProtocol)
+			return n, vars, fmt.Errorf("read command: line over %d bytes: %w", maxLine, errProtocol)
 		case errors.Is(err, io.EOF):
-			return n, fmt.Errorf("read command: line cut short: %w", errProtocol)
+			return n, vars, fmt.Errorf("read command: line cut short: %w", errProtocol)
 		default:
-			return n, fmt.Errorf("read command: %w", err)
+			return n, vars, fmt.Errorf("read command: %w", err)
 		}
 		n++
 		if n > p.maxCommands {
-			return n, fmt.Errorf("read command: more than %d commands: %w", p.maxCommands, errProtocol)
+			return n, vars, fmt.Errorf("read command: more than %d commands: %w", p.maxCommands, errProtocol)
 		}
-		if n == 1 && hold != nil {
-			hold.held()
-			if err := sleepUntil(ctx, hold.release); err != nil {
-				return n, fmt.Errorf("hold: %w", err)
+		if n == 1 && x.hold != nil {
+			x.hold.held()
+			if err := sleepUntil(ctx, x.hold.release); err != nil {
+				return n, vars, fmt.Errorf("hold: %w", err)
 			}
 		}
 		cmd := strings.TrimRight(string(line), "\r\n")
 		if _, err := io.WriteString(conn, vars.reply(cmd)+"\n"); err != nil {
-			return n, fmt.Errorf("send reply: %w", err)
+			return n, vars, fmt.Errorf("send reply: %w", err)
 		}
 	}
+}
+
+// pushedHangupHandler reports whether the session's commands pushed a
+// hangup handler on the channel, either way recgate can: itself (SET
+// VARIABLE CHANNEL(hangup_handler_push)) or by naming it for the dialplan
+// to push (RECGATE_HANGUP_HANDLER, act=dialplan). Asterisk then runs the
+// hangup request when the call ends.
+func (v channelVars) pushedHangupHandler() bool {
+	return v["CHANNEL(hangup_handler_push)"] != "" || v["RECGATE_HANGUP_HANDLER"] != ""
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {
@@ -197,21 +221,29 @@ func (v *channelVars) reply(cmd string) string {
 			break
 		}
 		name, value, _ := strings.Cut(rest, " ")
-		v.set(strings.TrimLeft(name, "_"), unquote(value))
+		v.set(strings.TrimLeft(unquote(name), "_"), unquote(value))
 		return "200 result=1"
 	case "GET":
 		sub, name, _ := strings.Cut(rest, " ")
+		if strings.EqualFold(sub, "FULL") {
+			// GET FULL VARIABLE <expression>: ${NAME} substituted.
+			word, expr, _ := strings.Cut(name, " ")
+			if !strings.EqualFold(word, "VARIABLE") {
+				break
+			}
+			return "200 result=1 (" + v.expand(unquote(expr)) + ")"
+		}
 		if !strings.EqualFold(sub, "VARIABLE") {
 			break
 		}
-		if val, ok := (*v)[name]; ok {
+		if val, ok := (*v)[unquote(name)]; ok {
 			return "200 result=1 (" + val + ")"
 		}
 		return "200 result=0"
 	case "EXEC":
 		app, args, _ := strings.Cut(rest, " ")
 		if strings.EqualFold(app, "MSet") {
-			for pair := range strings.SplitSeq(unquote(args), ",") {
+			for _, pair := range splitPairs(unquote(args)) {
 				if name, val, ok := strings.Cut(pair, "="); ok && name != "" {
 					v.set(strings.TrimLeft(name, "_"), val)
 				}
@@ -224,6 +256,27 @@ func (v *channelVars) reply(cmd string) string {
 	return "510 Invalid or unknown command"
 }
 
+// expand substitutes every ${NAME} in expr with the variable's value
+// (empty when unset), as Asterisk does for GET FULL VARIABLE.
+func (v channelVars) expand(expr string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(expr, "${")
+		if i < 0 {
+			b.WriteString(expr)
+			return b.String()
+		}
+		j := strings.IndexByte(expr[i:], '}')
+		if j < 0 {
+			b.WriteString(expr)
+			return b.String()
+		}
+		b.WriteString(expr[:i])
+		b.WriteString(v[expr[i+2:i+j]])
+		expr = expr[i+j+1:]
+	}
+}
+
 func (v *channelVars) set(name, value string) {
 	if name == "" {
 		return
@@ -232,6 +285,35 @@ func (v *channelVars) set(name, value string) {
 		*v = make(channelVars, 8)
 	}
 	(*v)[name] = value
+}
+
+// splitPairs splits MSet's argument as Asterisk's argument parser does
+// for the values recgate sends: a comma inside double quotes or
+// parentheses does not split, and the quotes are removed.
+func splitPairs(s string) []string {
+	var (
+		out   []string
+		cur   []byte
+		quote bool
+		paren int
+	)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			quote = !quote
+			continue
+		case c == '(':
+			paren++
+		case c == ')' && paren > 0:
+			paren--
+		case c == ',' && !quote && paren == 0:
+			out = append(out, string(cur))
+			cur = cur[:0]
+			continue
+		}
+		cur = append(cur, s[i])
+	}
+	return append(out, string(cur))
 }
 
 // unquote removes the double quotes around an AGI argument and its

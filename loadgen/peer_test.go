@@ -59,10 +59,11 @@ func TestEnvBlockMatchesAsterisk(t *testing.T) {
 		}
 	}
 	for _, dir := range allDirections() {
-		c := newCaller(Scenario{Path: "decide", Direction: dir, Stations: 10, Distribution: DistUniform, Seed: 7}, 3, 1795511818)
+		sc := Scenario{Path: "decide", Direction: dir, Stations: 10, Distribution: DistUniform, Seed: 7}
+		c := newCaller(sc, 3, 1795511818, "r1")
 		k := c.next()
 		var b strings.Builder
-		envBlock(&b, "127.0.0.1:4573", "decide", k)
+		envBlock(&b, "127.0.0.1:4573", sc, k)
 		block := b.String()
 		if !strings.HasSuffix(block, "\n\n") {
 			t.Fatalf("%s: block does not end with the empty line", dir)
@@ -89,7 +90,7 @@ func TestEnvBlockMatchesAsterisk(t *testing.T) {
 func TestStationsDrawnFromPopulation(t *testing.T) {
 	for _, dist := range []string{DistUniform, DistZipf} {
 		sc := Scenario{Path: "decide", Direction: DirectionMix, Stations: 50, Distribution: dist, Seed: 1}
-		c := newCaller(sc, 0, 1)
+		c := newCaller(sc, 0, 1, "r")
 		seen := map[string]int{}
 		dirs := map[string]int{}
 		for range 5000 {
@@ -116,7 +117,7 @@ func TestStationsDrawnFromPopulation(t *testing.T) {
 	}
 	// The same seed draws the same calls.
 	sc := Scenario{Path: "decide", Direction: DirectionMix, Stations: 1000, Distribution: DistZipf, Seed: 42}
-	a, b := newCaller(sc, 2, 5), newCaller(sc, 2, 5)
+	a, b := newCaller(sc, 2, 5, "r"), newCaller(sc, 2, 5, "r")
 	for range 100 {
 		if x, y := a.next(), b.next(); x != y {
 			t.Fatalf("same seed, different calls: %+v %+v", x, y)
@@ -170,7 +171,7 @@ func TestBareServerReadsEnvAndSendsK(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
 	var b strings.Builder
-	envBlock(&b, addr, "decide", newCaller(DefaultScenario(), 0, 1).next())
+	envBlock(&b, addr, DefaultScenario(), newCaller(DefaultScenario(), 0, 1, "r").next())
 	// Nothing comes before the whole block has arrived.
 	half := len(b.String()) / 2
 	c.Write([]byte(b.String()[:half]))

@@ -44,6 +44,15 @@ type Config struct {
 	Timeout time.Duration
 	// MaxCommands is the most commands one session answers; default 64.
 	MaxCommands int
+
+	// Hangup makes every call whose decide pushed a hangup handler end
+	// with the hangup session Asterisk would then send, right after the
+	// decide session, so the server's live-call state stays bounded as in
+	// production. Only decide sessions count in the sessions and latency.
+	Hangup bool
+	// RunID tags this run's unique ids; a random one when empty, so that
+	// no two runs send the same ids.
+	RunID string
 }
 
 // Validate fills the defaults and reports the first field that cannot be used.
@@ -87,6 +96,12 @@ func (c *Config) Validate() error {
 	if c.MaxCommands == 0 {
 		c.MaxCommands = defaultMaxCommands
 	}
+	if c.RunID == "" {
+		c.RunID = newRunID()
+	}
+	if strings.ContainsAny(c.RunID, "&?/ \r\n") || len(c.RunID) > 32 {
+		return fmt.Errorf("config: run id %q: want one short word", c.RunID)
+	}
 	return nil
 }
 
@@ -106,6 +121,36 @@ type Result struct {
 	Errors    Errors        // failed sessions by cause
 	Late      int64         // open loop: sessions started more than LateAfter behind schedule
 	Unstarted int64         // open loop: scheduled sessions never started (no slot before the run's end)
+
+	// With Config.Hangup: decide sessions that pushed a hangup handler,
+	// and the hangup sessions they were followed by.
+	Pushed         int64
+	Hangups        int64 // hangup sessions that completed
+	HangupCommands int64 // commands answered in them
+	HangupErrors   Errors
+}
+
+// Add adds o's figures to r, as if o's sessions had run in r's run after
+// r's own: counts and elapsed time summed, latencies merged. It is how a
+// measurement split into rounds is put back together.
+func (r *Result) Add(o *Result) {
+	if r.Latency == nil {
+		r.Latency = NewHistogram()
+	}
+	if r.Mode == "" {
+		r.Mode = o.Mode
+	}
+	r.Sessions += o.Sessions
+	r.Commands += o.Commands
+	r.Elapsed += o.Elapsed
+	r.Latency.Merge(o.Latency)
+	r.Errors = r.Errors.plus(o.Errors)
+	r.Late += o.Late
+	r.Unstarted += o.Unstarted
+	r.Pushed += o.Pushed
+	r.Hangups += o.Hangups
+	r.HangupCommands += o.HangupCommands
+	r.HangupErrors = r.HangupErrors.plus(o.HangupErrors)
 }
 
 // SessionsPerSecond is completed sessions over the elapsed time.
@@ -146,6 +191,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 type tally struct {
 	sessions, commands atomic.Int64
 	errs               errorCounter
+
+	pushed, hangups, hangupCommands atomic.Int64
+	hangupErrs                      errorCounter
+}
+
+func (t *tally) fill(r *Result) {
+	r.Sessions, r.Commands, r.Errors = t.sessions.Load(), t.commands.Load(), t.errs.snapshot()
+	r.Pushed, r.Hangups, r.HangupCommands, r.HangupErrors = t.pushed.Load(), t.hangups.Load(), t.hangupCommands.Load(), t.hangupErrs.snapshot()
+}
+
+// hangup plays the end of call k when its decide pushed a hangup
+// handler: the hangup session on the dead channel, whose dial status and
+// state say the call was answered.
+func (t *tally) hangup(ctx context.Context, p *peer, cfg *Config, k call, vars channelVars, env *strings.Builder) {
+	if !cfg.Hangup || !vars.pushedHangupHandler() {
+		return
+	}
+	t.pushed.Add(1)
+	env.Reset()
+	hangupEnvBlock(env, cfg.Target, k)
+	n, _, err := p.session(ctx, []byte(env.String()), exchange{vars: channelVars{"DIALSTATUS": "ANSWER", "CHANNEL(state)": "Up"}, mayBeEmpty: true})
+	if err != nil {
+		t.hangupErrs.add(err)
+		return
+	}
+	t.hangups.Add(1)
+	t.hangupCommands.Add(int64(n))
 }
 
 func (t *tally) done(n int, err error) bool {
@@ -175,7 +247,7 @@ func runClosed(ctx context.Context, cfg Config) *Result {
 	for w := range cfg.Concurrency {
 		hists[w] = NewHistogram()
 		wg.Go(func() {
-			c := newCaller(cfg.Scenario, w, epoch)
+			c := newCaller(cfg.Scenario, w, epoch, cfg.RunID)
 			var env strings.Builder
 			for ctx.Err() == nil {
 				if cfg.Sessions > 0 && claimed.Add(1) > cfg.Sessions {
@@ -185,11 +257,13 @@ func runClosed(ctx context.Context, cfg Config) *Result {
 				if !stopAt.IsZero() && !now.Before(stopAt) {
 					return
 				}
+				k := c.next()
 				env.Reset()
-				envBlock(&env, cfg.Target, cfg.Scenario.Path, c.next())
-				n, err := p.session(ctx, []byte(env.String()), nil)
+				envBlock(&env, cfg.Target, cfg.Scenario, k)
+				n, vars, err := p.session(ctx, []byte(env.String()), exchange{})
 				if t.done(n, err) {
 					hists[w].Record(time.Since(now))
+					t.hangup(ctx, p, &cfg, k, vars, &env)
 				}
 			}
 		})
@@ -199,7 +273,7 @@ func runClosed(ctx context.Context, cfg Config) *Result {
 	for _, h := range hists {
 		res.Latency.Merge(h)
 	}
-	res.Sessions, res.Commands, res.Errors = t.sessions.Load(), t.commands.Load(), t.errs.snapshot()
+	t.fill(res)
 	return res
 }
 
@@ -241,7 +315,7 @@ func runOpen(ctx context.Context, cfg Config) *Result {
 		hist            = NewHistogram()
 		late, unstarted int64
 		slots           = make(chan struct{}, cfg.MaxInFlight)
-		c               = newCaller(cfg.Scenario, 0, sch.start.Unix())
+		c               = newCaller(cfg.Scenario, 0, sch.start.Unix(), cfg.RunID)
 		env             strings.Builder
 		timer           = time.NewTimer(time.Hour)
 	)
@@ -268,23 +342,26 @@ dispatch:
 		if time.Since(at) > cfg.LateAfter {
 			late++
 		}
+		k := c.next()
 		env.Reset()
-		envBlock(&env, cfg.Target, cfg.Scenario.Path, c.next())
+		envBlock(&env, cfg.Target, cfg.Scenario, k)
 		block := []byte(env.String())
 		wg.Go(func() {
 			defer func() { <-slots }()
-			n, err := p.session(ctx, block, nil)
+			n, vars, err := p.session(ctx, block, exchange{})
 			if t.done(n, err) {
 				d := time.Since(at)
 				mu.Lock()
 				hist.Record(d)
 				mu.Unlock()
+				var env strings.Builder
+				t.hangup(ctx, p, &cfg, k, vars, &env)
 			}
 		})
 	}
 	wg.Wait()
 	res := &Result{Mode: ModeOpen, Elapsed: time.Since(sch.start), Latency: hist, Late: late, Unstarted: unstarted}
-	res.Sessions, res.Commands, res.Errors = t.sessions.Load(), t.commands.Load(), t.errs.snapshot()
+	t.fill(res)
 	return res
 }
 

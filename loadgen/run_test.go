@@ -30,7 +30,7 @@ func startBare(t *testing.T, mix string) (*BareServer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, addr, err := ListenBare(context.Background(), m)
+	s, addr, err := ListenBare(context.Background(), m, Mix{}, Mix{})
 	if err != nil {
 		t.Fatal(err)
 	}

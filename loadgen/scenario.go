@@ -41,6 +41,9 @@ type Scenario struct {
 	Distribution string  // DistUniform or DistZipf
 	ZipfS        float64 // zipf exponent (> 1); 1.1 when zero
 	Seed         int64   // makes the station and direction draws repeatable
+	// Act, when set, is sent as the act argument (decide?...&act=dialplan:
+	// one command per decision, as the shipped examples ask).
+	Act string
 }
 
 // DefaultScenario is decide, outbound, 100 stations drawn uniformly.
@@ -60,6 +63,9 @@ func (s Scenario) Validate() error {
 	}
 	if s.Stations < 1 || s.Stations > 10_000_000 {
 		return fmt.Errorf("scenario: stations %d: want 1..10000000", s.Stations)
+	}
+	if strings.ContainsAny(s.Act, "&?/ \r\n") {
+		return fmt.Errorf("scenario: act %q: want one word such as dialplan", s.Act)
 	}
 	switch s.Distribution {
 	case DistUniform:
@@ -85,18 +91,29 @@ type call struct {
 
 // caller draws the calls of one goroutine; it is not safe for concurrent use.
 type caller struct {
-	sc   Scenario
-	rng  *rand.Rand
-	zipf *rand.Zipf
-	base int64 // epoch seconds for unique ids
-	id   string
-	seq  uint64
+	sc     Scenario
+	rng    *rand.Rand
+	zipf   *rand.Zipf
+	prefix string // of every unique id: "<run>-<epoch>."
+	base   uint64 // this stream's first sequence number
+	seq    uint64
 }
 
-// newCaller returns a caller whose draws are repeatable for (sc.Seed, stream).
-func newCaller(sc Scenario, stream int, epoch int64) *caller {
+// newRunID returns a random tag for one run's unique ids, so that no run
+// reuses the ids of an earlier one against the same server (a reused id
+// would find the live state or the stored row of an earlier call).
+func newRunID() string {
+	return strconv.FormatUint(rand.Uint64()%(36*36*36*36*36*36), 36)
+}
+
+// newCaller returns a caller whose draws are repeatable for (sc.Seed,
+// stream). Its unique ids have Asterisk's form "[systemname-]<epoch>.<n>"
+// with the run (see newRunID) as the system name, so one run's calls are
+// told from another's, and n counting from stream·10^10, so one
+// goroutine's are told from another's.
+func newCaller(sc Scenario, stream int, epoch int64, run string) *caller {
 	rng := rand.New(rand.NewSource(sc.Seed*1_000_003 + int64(stream)))
-	c := &caller{sc: sc, rng: rng, base: epoch, id: strconv.Itoa(stream)}
+	c := &caller{sc: sc, rng: rng, prefix: run + "-" + strconv.FormatInt(epoch, 10) + ".", base: uint64(stream) * 10_000_000_000}
 	if sc.Distribution == DistZipf && sc.Stations > 1 {
 		s := sc.ZipfS
 		if s == 0 {
@@ -126,11 +143,9 @@ func (c *caller) next() call {
 	k := call{
 		direction: dir,
 		station:   st,
-		// Asterisk's unique id is "<epoch>.<counter>"; the stream keeps
-		// concurrent callers' ids apart.
-		uniqueID: strconv.FormatInt(c.base, 10) + "." + c.id + strconv.FormatUint(c.seq, 10),
-		channel:  fmt.Sprintf("PJSIP/%s-%08x", st, uint32(c.seq)^uint32(c.rng.Int31())),
-		threadID: strconv.FormatInt(139867250000000+c.rng.Int63n(10_000_000), 10),
+		uniqueID:  c.prefix + strconv.FormatUint(c.base+c.seq, 10),
+		channel:   fmt.Sprintf("PJSIP/%s-%08x", st, uint32(c.seq)^uint32(c.rng.Int31())),
+		threadID:  strconv.FormatInt(139867250000000+c.rng.Int63n(10_000_000), 10),
 	}
 	switch dir {
 	case DirectionOutbound:
@@ -147,14 +162,27 @@ func (c *caller) next() call {
 // AGI(agi://<target>/<path>?direction=…&linkedid=…) run from the
 // dialplan-examples' [recgate-decide] Gosub on the station's own channel:
 // every key, in Asterisk's order, then the empty line.
-func envBlock(b *strings.Builder, target, path string, k call) {
-	script := path + "?direction=" + k.direction + "&linkedid=" + k.uniqueID
+func envBlock(b *strings.Builder, target string, sc Scenario, k call) {
+	script := sc.Path + "?direction=" + k.direction + "&linkedid=" + k.uniqueID
 	switch k.direction {
 	case DirectionInboundQueue:
 		script += "&queue=sales"
 	case DirectionInboundDirect:
 		script += "&did=4930123456701"
 	}
+	if sc.Act != "" {
+		script += "&act=" + sc.Act
+	}
+	writeEnv(b, target, script, "recgate-decide", "7", k)
+}
+
+// hangupEnvBlock renders the environment block of the hangup request the
+// dialplan-examples' [recgate-hangup] handler sends when k's channel ends.
+func hangupEnvBlock(b *strings.Builder, target string, k call) {
+	writeEnv(b, target, "hangup", "recgate-hangup", "2", k)
+}
+
+func writeEnv(b *strings.Builder, target, script, context, priority string, k call) {
 	callerID, callerName, dnid := k.station, k.station, k.other
 	if k.direction == DirectionInboundDirect || k.direction == DirectionInboundQueue {
 		// The station answered: the caller is the outside party and the
@@ -183,9 +211,9 @@ func envBlock(b *strings.Builder, target, path string, k call) {
 	line("agi_callingtns", "0")
 	line("agi_dnid", dnid)
 	line("agi_rdnis", "unknown")
-	line("agi_context", "recgate-decide")
+	line("agi_context", context)
 	line("agi_extension", "s")
-	line("agi_priority", "7")
+	line("agi_priority", priority)
 	line("agi_enhanced", "0.0")
 	line("agi_accountcode", "")
 	line("agi_threadid", k.threadID)

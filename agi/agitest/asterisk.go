@@ -66,6 +66,78 @@ func ParseArgs(line string) []string {
 	return args
 }
 
+// SeparateArgs splits an application's argument string the way Asterisk's
+// __ast_app_separate_args does (main/app.c; AST_STANDARD_APP_ARGS is
+// delim ',' with removeChars): delim ends an argument unless inside
+// parentheses, square brackets or double quotes; with removeChars the
+// quotes are dropped and a backslash is dropped and makes the next
+// character literal. At most max arguments: the last takes the rest of
+// buf unparsed. MSet parses its argument with it into pairs, then each
+// pair again with '=' and max 2.
+func SeparateArgs(buf string, delim byte, removeChars bool, max int) []string {
+	var (
+		args                  []string
+		paren, bracket        int
+		quote, endedWithDelim bool
+		b                     = []byte(buf)
+		i                     int
+	)
+	if max < 1 {
+		return nil
+	}
+	for len(args) < max-1 && i < len(b) {
+		var cur []byte
+		endedWithDelim = false
+	scan:
+		for ; i < len(b); i++ {
+			c := b[i]
+			switch {
+			case c == '(':
+				paren++
+			case c == ')':
+				if paren > 0 {
+					paren--
+				}
+			case c == '[':
+				bracket++
+			case c == ']':
+				if bracket > 0 {
+					bracket--
+				}
+			case c == '"' && delim != '"':
+				quote = !quote
+				if removeChars {
+					continue
+				}
+			case c == '\\':
+				if removeChars {
+					i++
+					if i < len(b) {
+						cur = append(cur, b[i])
+					}
+					continue
+				}
+				cur = append(cur, c)
+				i++
+				if i < len(b) {
+					cur = append(cur, b[i])
+				}
+				continue
+			case c == delim && paren == 0 && !quote && bracket == 0:
+				i++
+				endedWithDelim = true
+				break scan
+			}
+			cur = append(cur, c)
+		}
+		args = append(args, string(cur))
+	}
+	if i < len(b) || endedWithDelim {
+		args = append(args, string(b[i:]))
+	}
+	return args
+}
+
 // Asterisk is a Responder that mimics Asterisk 22's res_agi for the
 // commands recgate uses, keeping channel variables so that what is set can
 // be read back. Configure it before the first command; it is safe for
@@ -216,9 +288,9 @@ func (a *Asterisk) exec(app, args string) string {
 		}
 		return "200 result=0"
 	case "mset":
-		for pair := range strings.SplitSeq(args, ",") {
-			if k, v, ok := strings.Cut(pair, "="); ok {
-				a.vars[strings.TrimLeft(k, "_")] = strings.ReplaceAll(v, `"`, "")
+		for _, pair := range SeparateArgs(args, ',', true, 99) {
+			if kv := SeparateArgs(pair, '=', true, 2); len(kv) == 2 {
+				a.vars[strings.TrimLeft(kv[0], "_")] = kv[1]
 			}
 		}
 		return "200 result=0"

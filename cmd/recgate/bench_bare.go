@@ -24,12 +24,19 @@ import (
 
 // startBareProcess runs `recgate bench-bare` as a child process and returns
 // its address and a function that stops it.
-func startBareProcess(ctx context.Context, mix loadgen.Mix) (addr string, stop func(), err error) {
+func startBareProcess(ctx context.Context, mix, pushes, hangups loadgen.Mix) (addr string, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, fmt.Errorf("bare responder: %w", err)
 	}
-	cmd := exec.Command(self, "bench-bare", "--commands", mix.String())
+	args := []string{"bench-bare", "--commands", mix.String()}
+	if pushes != (loadgen.Mix{}) {
+		args = append(args, "--pushes", pushes.String())
+	}
+	if hangups != (loadgen.Mix{}) {
+		args = append(args, "--hangup-commands", hangups.String())
+	}
+	cmd := exec.Command(self, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, fmt.Errorf("bare responder: %w", err)
@@ -80,7 +87,7 @@ func startBareProcess(ctx context.Context, mix loadgen.Mix) (addr string, stop f
 // the bare responder on a loopback port, prints the address, and stops
 // when its standard input closes.
 func newBenchBareCmd(a *app) *cobra.Command {
-	var commands string
+	var commands, pushes, hangupCommands string
 	cmd := &cobra.Command{
 		Use:    "bench-bare",
 		Short:  "The bare FastAGI responder recgate bench measures against (internal)",
@@ -91,7 +98,18 @@ func newBenchBareCmd(a *app) *cobra.Command {
 			if err != nil {
 				return rules.Errorf(rules.EINVALID, "bench-bare: --commands: %v", err)
 			}
-			bare, addr, err := loadgen.ListenBare(cmd.Context(), mix)
+			var push, hang loadgen.Mix
+			if pushes != "" {
+				if push, err = loadgen.ParseMix(pushes); err != nil {
+					return rules.Errorf(rules.EINVALID, "bench-bare: --pushes: %v", err)
+				}
+			}
+			if hangupCommands != "" {
+				if hang, err = loadgen.ParseMix(hangupCommands); err != nil {
+					return rules.Errorf(rules.EINVALID, "bench-bare: --hangup-commands: %v", err)
+				}
+			}
+			bare, addr, err := loadgen.ListenBare(cmd.Context(), mix, push, hang)
 			if err != nil {
 				return err
 			}
@@ -102,5 +120,7 @@ func newBenchBareCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&commands, "commands", "1", "commands per session: 3, 2.5 or 402/200 (a fraction spreads evenly)")
+	cmd.Flags().StringVar(&pushes, "pushes", "", "sessions that push a hangup handler, as a fraction of all: 1/2 (default none)")
+	cmd.Flags().StringVar(&hangupCommands, "hangup-commands", "", "commands per hangup session (default none)")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/recgate/recgate/gate"
 	"github.com/recgate/recgate/loadgen"
 	"github.com/recgate/recgate/rules"
 )
@@ -29,12 +30,15 @@ type benchFlags struct {
 	warmup       time.Duration
 	timeout      time.Duration
 	path         string
+	act          string
+	hangup       bool
 	direction    string
 	stations     int
 	dist         string
 	seed         int64
 	bare         bool
 	bareCommands string
+	rounds       int
 	scrape       string
 	asJSON       bool
 	hold         int
@@ -54,6 +58,13 @@ at --target, then a bare responder it starts itself on a loopback port (reads
 the environment, sends as many commands as recgate did, no logic) with the
 same load, and prints sessions/s, latency p50/p90/p99/max, errors and
 commands per session for both, and their ratios (SPEC 8).
+
+Each call whose decide pushed a hangup handler is followed by its hangup
+session, as Asterisk does when the call ends (--hangup=false to leave them
+out), so recgate's live-call state stays as bounded as in production; the
+sessions, rates and latencies count the decide sessions. Every run uses
+unique ids of its own. --act dialplan (the shipped examples' way) asks
+recgate for the one-command answer; --act recgate for recgate to act itself.
 
 Closed loop: -c sessions at once for --duration or -n sessions.
 Open loop: --rate sessions/s started on schedule whatever the server does;
@@ -85,11 +96,14 @@ Only loopback targets are accepted.`,
 	fl.DurationVar(&f.warmup, "warmup", 0, "unmeasured run with the same load before each measured one")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "bound on each session, connect to close")
 	fl.StringVar(&f.path, "path", "decide", "request path")
+	fl.StringVar(&f.act, "act", gate.ActDialplan, "the act argument sent with each decide: dialplan (one command, the shipped examples) or recgate (recgate acts); empty sends none")
+	fl.BoolVar(&f.hangup, "hangup", true, "follow each call whose decide pushed a hangup handler with its hangup session")
 	fl.StringVar(&f.direction, "direction", loadgen.DirectionOutbound, "outbound, inbound_direct, inbound_queue, internal or mix")
 	fl.IntVar(&f.stations, "stations", 100, fmt.Sprintf("station population: ids %d..%d+N-1", loadgen.FirstStation, loadgen.FirstStation))
 	fl.StringVar(&f.dist, "dist", loadgen.DistUniform, "station draw: uniform or zipf")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the station and direction draws")
 	fl.BoolVar(&f.bare, "bare", true, "also measure the bare responder and print the ratios")
+	fl.IntVar(&f.rounds, "rounds", 1, "split the measurement into this many alternating rounds of recgate then the bare responder, added up (robust to a machine whose load changes)")
 	fl.StringVar(&f.bareCommands, "bare-commands", "", "commands per bare session: 3, 2.5 or 402/200 (default: exactly recgate's mean in this run)")
 	fl.StringVar(&f.scrape, "scrape", "", "recgate's metrics URL: the server-side "+decisionMetric+" p99 of this run; with --hold, the server's RSS")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
@@ -101,14 +115,14 @@ Only loopback targets are accepted.`,
 }
 
 func (f benchFlags) scenario() loadgen.Scenario {
-	return loadgen.Scenario{Path: f.path, Direction: f.direction, Stations: f.stations, Distribution: f.dist, Seed: f.seed}
+	return loadgen.Scenario{Path: f.path, Act: f.act, Direction: f.direction, Stations: f.stations, Distribution: f.dist, Seed: f.seed}
 }
 
 func (f benchFlags) config(target string) loadgen.Config {
 	return loadgen.Config{
 		Target: target, Scenario: f.scenario(),
 		Concurrency: f.concurrency, Rate: f.rate, MaxInFlight: f.maxInFlight,
-		Duration: f.duration, Sessions: f.sessions, Timeout: f.timeout,
+		Duration: f.duration, Sessions: f.sessions, Timeout: f.timeout, Hangup: f.hangup,
 	}
 }
 
@@ -136,6 +150,10 @@ type serverReport struct {
 	CommandsPerSession float64        `json:"commands_per_session"`
 	Late               int64          `json:"late,omitempty"`
 	Unstarted          int64          `json:"unstarted,omitempty"`
+	// The hangup sessions that followed the calls that pushed a handler.
+	Hangups           int64          `json:"hangups"`
+	HangupErrors      loadgen.Errors `json:"hangup_errors"`
+	CommandsPerHangup float64        `json:"commands_per_hangup"`
 }
 
 type latencyMillis struct {
@@ -157,6 +175,7 @@ func newServerReport(server, addr string, r *loadgen.Result) *serverReport {
 		Errors:             r.Errors,
 		CommandsPerSession: r.CommandsPerSession(),
 		Late:               r.Late, Unstarted: r.Unstarted,
+		Hangups: r.Hangups, HangupErrors: r.HangupErrors, CommandsPerHangup: zeroNaN(perSession(r.HangupCommands, r.Hangups)),
 	}
 }
 
@@ -173,7 +192,13 @@ func (f benchFlags) describe() string {
 	if f.duration > 0 {
 		fmt.Fprintf(&b, ", %s", f.duration)
 	}
-	fmt.Fprintf(&b, "; %s direction=%s; %d stations %s (seed %d)", f.path, f.direction, f.stations, f.dist, f.seed)
+	fmt.Fprintf(&b, "; %s direction=%s act=%s; %d stations %s (seed %d)", f.path, f.direction, f.act, f.stations, f.dist, f.seed)
+	if f.hangup {
+		b.WriteString("; with hangup sessions")
+	}
+	if f.rounds > 1 {
+		fmt.Fprintf(&b, "; %d rounds", f.rounds)
+	}
 	return b.String()
 }
 
@@ -204,18 +229,21 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 	if err := check.Validate(); err != nil {
 		return rules.Errorf(rules.EINVALID, "bench: %v", err)
 	}
+	if f.rounds < 1 || f.rounds > 100 || f.sessions > 0 && f.sessions < int64(f.rounds) {
+		return rules.Errorf(rules.EINVALID, "bench: --rounds %d: want 1..100, and at most -n", f.rounds)
+	}
 	if f.scrape != "" {
 		if err := loadgen.CheckLoopbackURL(f.scrape); err != nil {
 			return rules.Errorf(rules.EINVALID, "bench: --scrape: %v", err)
 		}
 	}
-	var bareMix loadgen.Mix
+	var fixed *loadgen.Mix
 	if f.bareCommands != "" {
 		m, err := loadgen.ParseMix(f.bareCommands)
 		if err != nil {
 			return rules.Errorf(rules.EINVALID, "bench: --bare-commands: %v", err)
 		}
-		bareMix = m
+		fixed = &m
 	}
 	rep := benchReport{Load: f.describe()}
 
@@ -229,11 +257,34 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			return rules.Errorf(rules.EUNAVAILABLE, "bench: %v", err)
 		}
 	}
-	rec, err := measure(ctx, f, f.target)
-	if err != nil {
-		return err
+	// Each round measures recgate, then the bare responder with the same
+	// load, so that both see the machine in the same state even when it
+	// changes during the run; the rounds are added up.
+	round := f
+	round.duration = f.duration / time.Duration(f.rounds)
+	round.sessions = f.sessions / int64(f.rounds)
+	var rec, bare loadgen.Result
+	var bareAddr string
+	for range f.rounds {
+		r, err := measure(ctx, round, f.target)
+		if err != nil {
+			return err
+		}
+		rec.Add(r)
+		if !f.bare {
+			continue
+		}
+		if r.Sessions == 0 {
+			return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, r.Errors.Total(), r.Errors)
+		}
+		b, addr, err := measureBare(ctx, round, r, fixed)
+		if err != nil {
+			return err
+		}
+		bare.Add(b)
+		bareAddr = addr
 	}
-	rep.Recgate = newServerReport("recgate", f.target, rec)
+	rep.Recgate = newServerReport("recgate", f.target, &rec)
 	if f.scrape != "" {
 		after, err := loadgen.ScrapeHistogram(ctx, f.scrape, decisionMetric)
 		if err != nil {
@@ -245,36 +296,9 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 			rep.ServerDecisionP99, rep.ServerDecisions = &p99, run.Count
 		}
 	}
-
 	if f.bare {
-		if f.bareCommands == "" {
-			// Exactly recgate's commands over its sessions: a run of the
-			// bare responder as long as recgate's sends as many.
-			if rec.Sessions == 0 {
-				return rules.Errorf(rules.EUNAVAILABLE, "bench: no session completed against %s (is recgate serving there?); %d errors %+v", f.target, rec.Errors.Total(), rec.Errors)
-			}
-			m, err := loadgen.MixOf(rec.Commands, rec.Sessions)
-			if err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
-			bareMix = m
-		}
-		addr, stop, err := startBareProcess(ctx, bareMix)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		res, err := func() (*loadgen.Result, error) {
-			defer stop()
-			if err := warmUp(ctx, f, addr); err != nil {
-				return nil, err
-			}
-			return measure(ctx, f, addr)
-		}()
-		if err != nil {
-			return err
-		}
-		rep.Bare = newServerReport("bare", addr, res)
-		r := loadgen.Compare(rec, res)
+		rep.Bare = newServerReport("bare", bareAddr, &bare)
+		r := loadgen.Compare(&rec, &bare)
 		rep.Ratios = &r
 	}
 
@@ -285,24 +309,73 @@ func runBench(ctx context.Context, stdout io.Writer, f benchFlags) error {
 	return nil
 }
 
+// measureBare starts the bare responder as a process of its own, set to
+// send exactly what recgate sent in rec (or fixed commands per session),
+// and measures it with the same load.
+func measureBare(ctx context.Context, f benchFlags, rec *loadgen.Result, fixed *loadgen.Mix) (*loadgen.Result, string, error) {
+	var mix, pushes, hangups loadgen.Mix
+	if fixed != nil {
+		mix = *fixed
+	} else {
+		// Exactly recgate's commands over its sessions: a run of the
+		// bare responder as long as recgate's sends as many.
+		m, err := loadgen.MixOf(rec.Commands, rec.Sessions)
+		if err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		mix = m
+	}
+	if rec.Pushed > 0 {
+		// As many hangup handlers pushed, and as many commands in each
+		// hangup session, as recgate's run had.
+		var err error
+		if pushes, err = loadgen.MixOf(min(rec.Pushed, rec.Sessions), rec.Sessions); err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		if rec.Hangups > 0 {
+			if hangups, err = loadgen.MixOf(rec.HangupCommands, rec.Hangups); err != nil {
+				return nil, "", fmt.Errorf("bench: %w", err)
+			}
+		}
+	}
+	addr, stop, err := startBareProcess(ctx, mix, pushes, hangups)
+	if err != nil {
+		return nil, "", fmt.Errorf("bench: %w", err)
+	}
+	defer stop()
+	if err := warmUp(ctx, f, addr); err != nil {
+		return nil, "", err
+	}
+	res, err := measure(ctx, f, addr)
+	return res, addr, err
+}
+
 func printBench(w io.Writer, rep benchReport) {
 	fmt.Fprintf(w, "load: %s\n\n", rep.Load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tsessions\tsessions/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcmds/session\terrors\tlate\tunstarted\t")
+	fmt.Fprintln(tw, "server\tsessions\tsessions/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcmds/session\terrors\tlate\tunstarted\thangups\tcmds/hangup\t")
 	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
 		if s == nil {
 			continue
 		}
 		l := s.LatencyMillis
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%d\t\n",
-			s.Server+" "+s.Addr, s.Sessions, s.SessionsPerSecond, l.P50, l.P90, l.P99, l.Max, s.CommandsPerSession, s.Errors.Total(), s.Late, s.Unstarted)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t\n",
+			s.Server+" "+s.Addr, s.Sessions, s.SessionsPerSecond, l.P50, l.P90, l.P99, l.Max, s.CommandsPerSession, s.Errors.Total()+s.HangupErrors.Total(), s.Late, s.Unstarted,
+			s.Hangups, s.CommandsPerHangup)
 	}
 	tw.Flush()
 	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
-		if s != nil && s.Errors.Total() > 0 {
-			e := s.Errors
-			fmt.Fprintf(w, "errors %s %s: refused %d, timeout %d, protocol %d, closed early %d, other %d\n",
-				s.Server, s.Addr, e.Refused, e.Timeout, e.Protocol, e.Closed, e.Other)
+		if s == nil {
+			continue
+		}
+		for _, x := range []struct {
+			what string
+			e    loadgen.Errors
+		}{{"errors", s.Errors}, {"hangup errors", s.HangupErrors}} {
+			if e := x.e; e.Total() > 0 {
+				fmt.Fprintf(w, "%s %s %s: refused %d, timeout %d, protocol %d, closed early %d, other %d\n",
+					x.what, s.Server, s.Addr, e.Refused, e.Timeout, e.Protocol, e.Closed, e.Other)
+			}
 		}
 	}
 	if rep.Ratios != nil {
@@ -368,6 +441,13 @@ func runHold(ctx context.Context, w io.Writer, f benchFlags) error {
 		}
 	}
 	return nil
+}
+
+func zeroNaN(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return f
 }
 
 func perSession(commands, sessions int64) float64 {

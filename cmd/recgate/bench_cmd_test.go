@@ -5,43 +5,84 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/recgate/recgate/rules"
 )
 
 // TestBenchAgainstRecgate runs `recgate bench` as the binary (it starts
 // the bare responder as a child process of itself) against a real server
-// in this process: both servers are measured, nothing fails, and recgate
-// sent as many commands per session as its decisions need.
+// in this process, both ways a dialplan can ask: both servers are
+// measured, nothing fails, recgate sent as many commands per session as
+// its decisions need, every call that pushed a hangup handler was hung up
+// (so no recording is left open), and the bare responder got the same
+// number of commands and hangup sessions.
 func TestBenchAgainstRecgate(t *testing.T) {
 	h := startServer(t, "")
 	bin := recgateBinary(t)
-	out, err := exec.Command(bin, "bench", "--target", h.m.AGIAddr(), "-c", "4", "-n", "200",
-		"--direction", "outbound", "--stations", "4", "--scrape", "http://"+h.m.HTTPAddr()+"/metrics", "--json").CombinedOutput()
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
+	for _, act := range []string{"dialplan", "recgate"} {
+		t.Run(act, func(t *testing.T) {
+			rounds := map[string]string{"dialplan": "1", "recgate": "2"}[act] // measured in one go, and in two rounds added up
+			out, err := exec.Command(bin, "bench", "--target", h.m.AGIAddr(), "-c", "4", "-n", "200", "--act", act, "--rounds", rounds,
+				"--direction", "outbound", "--stations", "4", "--scrape", "http://"+h.m.HTTPAddr()+"/metrics", "--json").CombinedOutput()
+			if err != nil {
+				t.Fatalf("bench: %v\n%s", err, out)
+			}
+			var rep benchReport
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("bench --json: %v\n%s", err, out)
+			}
+			if rep.Recgate == nil || rep.Bare == nil || rep.Ratios == nil {
+				t.Fatalf("report lacks a server or the ratios: %s", out)
+			}
+			for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
+				if s.Sessions != 200 || s.Errors.Total() != 0 || s.HangupErrors.Total() != 0 {
+					t.Errorf("%s: %d sessions, %d errors, %d hangup errors; want 200, 0, 0", s.Server, s.Sessions, s.Errors.Total(), s.HangupErrors.Total())
+				}
+			}
+			// Stations 1000..1003: 1001 auto, 1002 ondemand (3 commands
+			// each when recgate acts, 1 with act=dialplan), 1003 and 1000
+			// off (1): they push a hangup handler on about half the calls.
+			c := rep.Recgate.CommandsPerSession
+			if act == "dialplan" && c != 1 || act == "recgate" && (c <= 1 || c >= 3) {
+				t.Errorf("recgate commands per session = %v", c)
+			}
+			if rep.Bare.CommandsPerSession != rep.Recgate.CommandsPerSession {
+				t.Errorf("bare sent %v commands per session, recgate %v: the comparison must be like for like",
+					rep.Bare.CommandsPerSession, rep.Recgate.CommandsPerSession)
+			}
+			if n := rep.Recgate.Hangups; n < 40 || n > 160 || rep.Bare.Hangups != n {
+				t.Errorf("hangup sessions: recgate %d, bare %d; want about 100 each and equal", n, rep.Bare.Hangups)
+			}
+			if rep.ServerDecisions != 200 || rep.ServerDecisionP99 == nil {
+				t.Errorf("server-side decisions %v (p99 %v), want 200 scraped", rep.ServerDecisions, rep.ServerDecisionP99)
+			}
+		})
 	}
-	var rep benchReport
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("bench --json: %v\n%s", err, out)
-	}
-	if rep.Recgate == nil || rep.Bare == nil || rep.Ratios == nil {
-		t.Fatalf("report lacks a server or the ratios: %s", out)
-	}
-	for _, s := range []*serverReport{rep.Recgate, rep.Bare} {
-		if s.Sessions != 200 || s.Errors.Total() != 0 {
-			t.Errorf("%s: %d sessions, %d errors; want 200, 0", s.Server, s.Sessions, s.Errors.Total())
+	// Every recording the runs started or armed was closed by its hangup.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, errs, code := h.cli("recordings", "list", "--json")
+		if code != 0 {
+			t.Fatalf("recordings list: %s", errs)
 		}
-	}
-	// Stations 1000..1003: 1001 auto (3 commands), 1002 ondemand (3),
-	// 1003 and 1000 off (1): between 1 and 3 per session on average.
-	if c := rep.Recgate.CommandsPerSession; c <= 1 || c >= 3 {
-		t.Errorf("recgate commands per session = %v", c)
-	}
-	if rep.Bare.CommandsPerSession != rep.Recgate.CommandsPerSession {
-		t.Errorf("bare sent %v commands per session, recgate %v: the comparison must be like for like",
-			rep.Bare.CommandsPerSession, rep.Recgate.CommandsPerSession)
-	}
-	if rep.ServerDecisions != 200 || rep.ServerDecisionP99 == nil {
-		t.Errorf("server-side decisions %v (p99 %v), want 200 scraped", rep.ServerDecisions, rep.ServerDecisionP99)
+		var recs []rules.Recording
+		if err := json.Unmarshal([]byte(out), &recs); err != nil {
+			t.Fatal(err)
+		}
+		open := 0
+		for _, r := range recs {
+			if r.State == rules.StateRecording || r.State == rules.StateArmed {
+				open++
+			}
+		}
+		if len(recs) > 0 && open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d recordings still open after the bench", open, len(recs))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -20,10 +20,13 @@ import (
 //
 //  1. recgate's cost: the time from a station's INVITE to the 180 Ringing it
 //     gets back (the dialplan asks recgate before Dial()), over
-//     RECGATE_PBX_BENCH calls, with recgate deciding versus the same
-//     dialplan answered by a bare FastAGI responder (loadgen's, one
-//     command, the shape of an "off" decision). The two alternate in four
-//     rounds in one run, so the machine's noise hits both alike.
+//     RECGATE_PBX_BENCH calls each, for a recorded call (1001, auto) with
+//     recgate answering in one command and the dialplan acting
+//     (RECGATE_ACT=dialplan, the shipped default), with recgate acting
+//     itself in three (RECGATE_ACT=recgate), and with the same dialplan
+//     answered by a bare FastAGI responder (loadgen's, one command, the
+//     shape of an "off" decision). The three alternate in four rounds in
+//     one run, so the machine's noise hits them alike.
 //  2. the call rate one Asterisk sustains through recgate: calls recorded
 //     (auto: MixMonitor, hangup handler) and calls decided off at rising
 //     rates, with the bare responder as the reference, until the setup
@@ -44,7 +47,7 @@ func TestPBXBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bare, bareAddr, err := loadgen.ListenBare(ctx, mix)
+	bare, bareAddr, err := loadgen.ListenBare(ctx, mix, loadgen.Mix{}, loadgen.Mix{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +55,11 @@ func TestPBXBench(t *testing.T) {
 
 	// run places calls from station at rate through the dialplan asking
 	// agiAddr, and returns the INVITE-to-ringing times.
-	run := func(agiAddr, station string, calls int, rate float64) ([]time.Duration, error) {
+	run := func(agiAddr, act, station string, calls int, rate float64) ([]time.Duration, error) {
 		if _, err := e.pbx.CLI(ctx, "dialplan set global RECGATE agi://"+agiAddr); err != nil {
+			return nil, err
+		}
+		if _, err := e.pbx.CLI(ctx, "dialplan set global RECGATE_ACT "+act); err != nil {
 			return nil, err
 		}
 		timeout := time.Duration(float64(calls)/rate*float64(time.Second)) + 30*time.Second
@@ -72,54 +78,62 @@ func TestPBXBench(t *testing.T) {
 		return rings, nil
 	}
 
-	// 1. recgate (station 1003, rule off: one command) against bare.
+	// 1. A recorded call (station 1001, auto) with recgate answering in
+	// one command (the dialplan acts), with recgate acting in three, and
+	// the bare responder.
 	const rounds, rate = 4, 10
 	per := max(n/rounds, 10)
-	var withRecgate, withBare []time.Duration
+	setups := []struct {
+		name, act string
+		bare      bool
+		rings     []time.Duration
+	}{
+		{name: "bare responder (1 command)", act: "dialplan", bare: true},
+		{name: "recgate, act=dialplan (1 command)", act: "dialplan"},
+		{name: "recgate, act=recgate (3 commands)", act: "recgate"},
+	}
 	for r := range rounds {
-		order := []string{"recgate", "bare"}
-		if r%2 == 1 {
-			order = []string{"bare", "recgate"}
-		}
-		for _, side := range order {
+		for k := range setups {
+			sd := &setups[(k+r)%len(setups)] // each round starts with the next one
 			addr := e.m.AGIAddr()
-			if side == "bare" {
+			if sd.bare {
 				addr = bareAddr
 			}
-			rings, err := run(addr, "1003", per, rate)
+			rings, err := run(addr, sd.act, "1001", per, rate)
 			if err != nil {
-				t.Fatalf("%s round %d: %v", side, r, err)
+				t.Fatalf("%s round %d: %v", sd.name, r, err)
 			}
-			if side == "bare" {
-				withBare = append(withBare, rings...)
-			} else {
-				withRecgate = append(withRecgate, rings...)
-			}
+			sd.rings = append(sd.rings, rings...)
 		}
 	}
 	var report strings.Builder
-	fmt.Fprintf(&report, "INVITE to 180 Ringing, %d calls each at %d calls/s, %d alternating rounds:\n", len(withRecgate), rate, rounds)
+	fmt.Fprintf(&report, "INVITE to 180 Ringing of a recorded call (1001, auto), %d calls each at %d calls/s, %d alternating rounds:\n", len(setups[0].rings), rate, rounds)
 	// SIPp's clock ticks in 4 ms steps on this kernel: single times are
 	// coarse, their mean (random phase) is not. Hence mean ± 95% interval.
-	fmt.Fprintf(&report, "  %-34s %16s %8s %8s\n", "FastAGI server", "mean ± 95%", "p95", "p99")
-	for _, row := range []struct {
-		name string
-		d    []time.Duration
-	}{{"bare responder (1 command)", withBare}, {"recgate (decision off, 1 command)", withRecgate}} {
-		fmt.Fprintf(&report, "  %-34s %8s ± %5.2f %8s %8s\n", row.name, fmtMS(mean(row.d)), float64(ci95(row.d))/1e6, fmtMS(pct(row.d, 95)), fmtMS(pct(row.d, 99)))
+	fmt.Fprintf(&report, "  %-36s %16s %8s %8s\n", "FastAGI server", "mean ± 95%", "p95", "p99")
+	for _, sd := range setups {
+		fmt.Fprintf(&report, "  %-36s %8s ± %5.2f %8s %8s\n", sd.name, fmtMS(mean(sd.rings)), float64(ci95(sd.rings))/1e6, fmtMS(pct(sd.rings, 95)), fmtMS(pct(sd.rings, 99)))
 	}
-	fmt.Fprintf(&report, "  recgate - bare: %+.2f ms ± %.2f on the mean (x%.2f), p95 x%.2f\n",
-		float64(mean(withRecgate)-mean(withBare))/1e6, float64(ci95(withRecgate)+ci95(withBare))/1e6,
-		ratio(mean(withRecgate), mean(withBare)), ratio(pct(withRecgate, 95), pct(withBare, 95)))
+	bareRings := setups[0].rings
+	for _, sd := range setups[1:] {
+		fmt.Fprintf(&report, "  %s - bare: %+.2f ms ± %.2f on the mean (x%.2f), p95 x%.2f\n", sd.name,
+			float64(mean(sd.rings)-mean(bareRings))/1e6, float64(ci95(sd.rings)+ci95(bareRings))/1e6,
+			ratio(mean(sd.rings), mean(bareRings)), ratio(pct(sd.rings, 95), pct(bareRings, 95)))
+	}
 
 	// 2. Rising rates, 5 s each: recgate recording every call (1001:
 	// auto, MixMonitor and hangup handler), recgate deciding off (1003),
 	// and the bare responder (1003) as the reference for Asterisk alone.
 	fmt.Fprintf(&report, "calls of 1 s at rising rates, mean INVITE to ringing (p95):\n")
 	sides := []struct {
-		name, station string
-		bare          bool
-	}{{"recgate, 1001 auto", "1001", false}, {"recgate, 1003 off", "1003", false}, {"bare, 1003", "1003", true}}
+		name, act, station string
+		bare               bool
+	}{
+		{"recgate, 1001 auto, 1 cmd", "dialplan", "1001", false},
+		{"recgate, 1001 auto, 3 cmds", "recgate", "1001", false},
+		{"recgate, 1003 off", "dialplan", "1003", false},
+		{"bare, 1003", "dialplan", "1003", true},
+	}
 	fmt.Fprintf(&report, "  %8s", "calls/s")
 	for _, sd := range sides {
 		fmt.Fprintf(&report, " %24s", sd.name)
@@ -139,7 +153,7 @@ func TestPBXBench(t *testing.T) {
 			if sd.bare {
 				addr = bareAddr
 			}
-			rings, err := run(addr, sd.station, int(r*5), r)
+			rings, err := run(addr, sd.act, sd.station, int(r*5), r)
 			m := mean(rings)
 			if i < 2 && (base[j] == 0 || m < base[j]) {
 				base[j] = m

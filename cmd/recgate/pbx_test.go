@@ -44,6 +44,20 @@ stations:
 // The provider's caller in the tests.
 const pbxCustomer = "4917012345678"
 
+// hostileSIPUser is a caller id (the From user) that must change nothing
+// Asterisk runs: ${SHELL}, '{', '}', '|', '^', '"' and '\' %-escaped as a
+// SIP URI needs them.
+const hostileSIPUser = `a,b(c)$x;y'!*~%7B%7D%7C%5E%22%5C..%24%7BSHELL%7D`
+
+// hostileDialled is a number a station dials, after the 0: the same
+// without ',', ';', '"' and '\\', on which the example's own Dial() would
+// split or quote its arguments (the dialled number goes into Dial as it
+// is).
+const hostileDialled = `301(x)$y'!*~%7B%7D%7C%5E..%24%7BSHELL%7D`
+
+// safeFileChars are the characters a recording's file name may hold.
+const safeFileChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/"
+
 // A recording's duration must be within this of the bridged time the
 // scenario scripted: call setup, the RTP jitter buffer and the moment
 // MixMonitor attaches make it a little shorter, never much longer.
@@ -73,10 +87,17 @@ type pbxScenario struct {
 }
 
 // TestPBX runs every scenario on the shipped examples (or on the variant
-// RECGATE_PBX_EXAMPLES names).
+// RECGATE_PBX_EXAMPLES names), both ways the examples can carry out
+// recgate's decisions: the dialplan acting on recgate's one-command answer
+// (RECGATE_ACT=dialplan, the default) and recgate acting itself
+// (RECGATE_ACT=recgate).
 func TestPBX(t *testing.T) {
 	asterisktest.FindLab(t)
-	runPBXScenarios(t, asterisktest.Options{Examples: os.Getenv("RECGATE_PBX_EXAMPLES")})
+	for _, act := range []string{"dialplan", "recgate"} {
+		t.Run(act, func(t *testing.T) {
+			runPBXScenarios(t, asterisktest.Options{Examples: os.Getenv("RECGATE_PBX_EXAMPLES"), Globals: map[string]string{"RECGATE_ACT": act}})
+		})
+	}
 }
 
 // pbxParallel is how many scenarios run at once: each is an Asterisk,
@@ -327,6 +348,47 @@ var pbxScenarios = []pbxScenario{
 		}
 	}},
 
+	{"hostile_caller_data", func(t *testing.T, base asterisktest.Options) {
+		// Hostile values sent by SIPp, through the examples as shipped.
+		// What reaches recgate from outside on a real call is the number
+		// a station dials (agi_dnid, the recording's DID): full of what
+		// the dialplan and MixMonitor's arguments must never act on ('$',
+		// parentheses, a quote, braces, '|', '^', "..", ${SHELL};
+		// %-escaped where a SIP URI needs it; see hostileDialled for what
+		// it leaves out). The file name takes it; the call is recorded
+		// all the same, into a file of safe characters under
+		// recording.dir, with real audio. Then a provider's hostile
+		// caller id on an inbound call (decided on the station's channel,
+		// whose own caller id recgate sees): recorded the same way.
+		e := startPBX(t, base, pbxOptions{server: serverOpts{recording: `, file_template: "{{.Date}}/{{.CallerID}}_{{.DID}}_{{.Station}}_{{.UniqueID}}.wav"`}})
+		callee := e.pbx.Answer(t, e.customerAnswers(asterisktest.Audio()))
+		caller := e.pbx.Call(t, e.station("1001", "0"+hostileDialled, talk(2500*time.Millisecond)...))
+		waitAll(t, caller, callee)
+		r := e.one("1001")
+		wantRecording(t, r, "1001", rules.Outbound, rules.Auto, rules.TriggerAuto, rules.StateEnded, true)
+		if !strings.Contains(r.DID, "(x)$y") {
+			t.Errorf("did %q: the dialled value did not reach recgate", r.DID)
+		}
+		dir := filepath.Join(e.recDir, time.Now().Format("2006/01/02"))
+		if !strings.HasPrefix(r.File, dir+"/") || strings.Contains(r.File, "..") ||
+			strings.ContainsFunc(r.File, func(c rune) bool { return !strings.ContainsRune(safeFileChars, c) }) {
+			t.Errorf("file %q: not a name of safe characters under %s", r.File, dir)
+		}
+		checkAudio(t, r.File, 2500*time.Millisecond)
+
+		// The provider's caller id on an inbound call.
+		callee = e.pbx.Answer(t, e.phone("1002", asterisktest.Audio()))
+		party := e.customerCalls("4930123456702", talk(2500*time.Millisecond)...)
+		party.User = hostileSIPUser
+		caller = e.pbx.Call(t, party)
+		waitAll(t, caller, callee)
+		r = e.one("1002")
+		wantRecording(t, r, "1002", rules.InboundDirect, rules.Auto, rules.TriggerAuto, rules.StateEnded, true)
+		if strings.ContainsFunc(r.File, func(c rune) bool { return !strings.ContainsRune(safeFileChars, c) }) {
+			t.Errorf("file %q: not a name of safe characters", r.File)
+		}
+		checkAudio(t, r.File, r.EndedAt.Sub(*r.StartedAt))
+	}},
 	{"inbound_direct_auto", func(t *testing.T, base asterisktest.Options) {
 		e := startPBX(t, base, pbxOptions{})
 		// DID ...702 answers the caller, plays the notice, then rings 1002.
@@ -338,6 +400,9 @@ var pbxScenarios = []pbxScenario{
 		wantRecording(t, r, "1002", rules.InboundDirect, rules.Auto, rules.TriggerAuto, rules.StateEnded, true)
 		if r.DID != "4930123456702" {
 			t.Errorf("did %q, want 4930123456702", r.DID)
+		}
+		if r.CallerID != pbxCustomer {
+			t.Errorf("caller id %q, want the caller's %s (not the station's own)", r.CallerID, pbxCustomer)
 		}
 		// The notice (a beep without the custom prompt) is before the bridge.
 		bridged := r.EndedAt.Sub(*r.StartedAt)
@@ -367,6 +432,9 @@ var pbxScenarios = []pbxScenario{
 		}
 		r := e.one(member)
 		wantRecording(t, r, member, rules.InboundQueue, rules.Auto, rules.TriggerAuto, rules.StateEnded, true)
+		if r.CallerID != pbxCustomer {
+			t.Errorf("caller id %q, want the caller's %s (not the member's own)", r.CallerID, pbxCustomer)
+		}
 		if r.Queue != "sales" {
 			t.Errorf("queue %q, want sales", r.Queue)
 		}
