@@ -98,17 +98,13 @@ func (h *Handler) handOver(ctx context.Context, s *agi.Session, cfg *Config, c c
 	switch dec.Mode {
 	case rules.Auto:
 		rec := prev
-		if !tracked && h.calls.mayHaveMissed(c.uniqueID) {
-			file, err := h.recordingFile(ctx, s)
-			if err != nil {
-				return nil, nil, err
-			}
-			if file != "" {
-				h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
-					"uniqueid", c.uniqueID, "file", file)
-				vars = append(vars, variable{VarFile, file}, variable{VarMixMonitorOptions, cfg.MixMonitorOptions})
-				break
-			}
+		file, err := h.untrackedRecording(ctx, s, c, tracked)
+		if err != nil {
+			return nil, nil, err
+		}
+		if file != "" {
+			vars = append(vars, variable{VarFile, file}, variable{VarMixMonitorOptions, cfg.MixMonitorOptions})
+			break
 		}
 		if !tracked || rec.State != rules.StateRecording {
 			now := h.now()

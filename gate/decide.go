@@ -135,20 +135,13 @@ func (h *Handler) decide(ctx context.Context, s *agi.Session) error {
 	switch dec.Mode {
 	case rules.Auto:
 		rec := prev
-		if !tracked && h.calls.mayHaveMissed(c.uniqueID) {
-			// Neither memory nor the store knows the channel, yet it may
-			// already record: ask Asterisk before starting a second
-			// MixMonitor (one round trip, only on such channels).
-			file, err := h.recordingFile(ctx, s)
-			if err != nil {
-				return h.decideFailed(ctx, s, start, c, dec, err)
-			}
-			if file != "" {
-				h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
-					"uniqueid", c.uniqueID, "file", file)
-				vars = append(vars, variable{VarFile, file})
-				break
-			}
+		file, err := h.untrackedRecording(ctx, s, c, tracked)
+		if err != nil {
+			return h.decideFailed(ctx, s, start, c, dec, err)
+		}
+		if file != "" {
+			vars = append(vars, variable{VarFile, file})
+			break
 		}
 		if !tracked || rec.State != rules.StateRecording {
 			rec = newRecording(c, dec, h.now())
@@ -320,15 +313,25 @@ func newFileName(cfg *Config, rec *rules.Recording, now time.Time) (string, erro
 	return file, nil
 }
 
-// recordingFile asks Asterisk which file MixMonitor records this channel
-// into (MIXMONITOR_FILENAME, set by MixMonitor when it starts); "" when
-// none.
-func (h *Handler) recordingFile(ctx context.Context, s *agi.Session) (string, error) {
-	v, _, err := s.GetVariable(ctx, "MIXMONITOR_FILENAME")
+// untrackedRecording returns the file MixMonitor already records this
+// channel into although neither memory nor the store knows it (decided
+// before recgate restarted, or forgotten: calls.mayHaveMissed), so that no
+// second MixMonitor starts; "" otherwise. It asks Asterisk
+// (MIXMONITOR_FILENAME, set by MixMonitor when it starts), a round trip
+// paid only on such channels, never on a call recgate saw start.
+func (h *Handler) untrackedRecording(ctx context.Context, s *agi.Session, c call, tracked bool) (string, error) {
+	if tracked || !h.calls.mayHaveMissed(c.uniqueID) {
+		return "", nil
+	}
+	file, _, err := s.GetVariable(ctx, "MIXMONITOR_FILENAME")
 	if err != nil {
 		return "", fmt.Errorf("read MIXMONITOR_FILENAME: %w", err)
 	}
-	return v, nil
+	if file != "" {
+		h.log.Warn("decide: the channel already records, started before recgate knew it; starting no second recording",
+			"uniqueid", c.uniqueID, "file", file)
+	}
+	return file, nil
 }
 
 // pushHangupHandler makes Asterisk call the hangup request when the
